@@ -1,0 +1,67 @@
+"""A loaded model behind its card: images in, ``sv.Detections`` with canonical labels out."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+from vigil.detector.cards import ModelCard
+from vigil.detector.labels import IGNORE
+
+
+def empty_detections() -> sv.Detections:
+    detections = sv.Detections.empty()
+    detections.data["label"] = np.array([], dtype=object)
+    detections.data["model"] = np.array([], dtype=object)
+    return detections
+
+
+class Detector:
+    """Runs one model card on BGR images.
+
+    Each box gets ``data["label"]`` (canonical label from the card's class map) and
+    ``data["model"]`` (the card's name); classes mapped to ``ignore`` and boxes under the card's
+    per-label threshold are dropped.
+
+    Example:
+        >>> from vigil.detector.cards import load_cards
+        >>> detector = Detector.load(load_cards()["fall"])  # doctest: +SKIP
+        >>> detector(image).data["label"]  # doctest: +SKIP
+        array(['person', 'person'], dtype=object)
+    """
+
+    def __init__(self, card: ModelCard, model) -> None:
+        self.card = card
+        self.model = model
+        names: dict[int, str] = model.names
+        self._labels = {i: card.class_map.get(name, IGNORE) for i, name in names.items()}
+        thresholds = [card.threshold(label) for label in card.labels]
+        self._floor = min(thresholds or [card.default_threshold])
+
+    @classmethod
+    def load(cls, card: ModelCard) -> Detector:
+        from vigil.detector.compat import load_yolo
+
+        return cls(card, load_yolo(card))
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        result = self.model.predict(
+            image, imgsz=self.card.imgsz, conf=self._floor, device="cpu", verbose=False
+        )[0]
+        return self.to_canonical(sv.Detections.from_ultralytics(result))
+
+    def to_canonical(self, detections: sv.Detections) -> sv.Detections:
+        """Map model classes to canonical labels, then apply the per-label thresholds."""
+        if len(detections) == 0:
+            return empty_detections()
+        labels = np.array([self._labels.get(int(c), IGNORE) for c in detections.class_id], object)
+        thresholds = np.array([self.card.threshold(lb) for lb in labels])
+        keep = (labels != IGNORE) & (detections.confidence >= thresholds)
+        kept = detections[keep]
+        kept.data["label"] = labels[keep]
+        kept.data["model"] = np.full(len(kept), self.card.name, dtype=object)
+        return kept

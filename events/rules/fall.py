@@ -1,0 +1,94 @@
+"""``fall``: a tracked person is seen fallen, optionally lying still."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import supervision as sv
+
+from vigil.detector.labels import PERSON_FALLEN
+from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select, track_subject
+from vigil.events.rules.params import FallParams
+from vigil.events.violation import Observation
+from vigil.events.zones import ZoneSet
+
+# (wall, centre x, centre y, box diagonal) of one fallen sighting
+_Sighting = tuple[float, float, float, float]
+
+
+class FallRule:
+    """Observes every tracked ``person_fallen`` box in the zones (default: whole frame).
+
+    With ``still_after`` set, a fallen person is observed only once their box has been seen
+    fallen for that long without its centre moving more than ``still_tolerance`` of the box
+    diagonal: someone lying still, not someone crawling under a pipe. The person and fallen
+    boxes share one track id (the tracker is class-agnostic), so a track that stands up and
+    falls again stays the same subject.
+
+    >>> import numpy as np
+    >>> import supervision as sv
+    >>> fallen = sv.Detections(xyxy=np.array([[10.0, 100.0, 120.0, 140.0]]),
+    ...                        confidence=np.array([0.7]), tracker_id=np.array([4]),
+    ...                        data={"label": np.array(["person_fallen"])})
+    >>> [o.subject for o in FallRule().observe(fallen, (480, 640), 0.0)]
+    ['track:4']
+    """
+
+    name = "fall"
+    needs = frozenset({PERSON_FALLEN})
+
+    def __init__(self, params: FallParams | None = None) -> None:
+        self.params = params or FallParams()
+        self.zones = ZoneSet(self.params.zones)
+        self._history: dict[int, deque[_Sighting]] = {}
+
+    def observe(
+        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
+    ) -> list[Observation]:
+        fallen = select(
+            detections, {PERSON_FALLEN}, min_confidence=self.params.confidence, tracked=True
+        )
+        labels, conf = labels_of(fallen), confidences_of(fallen)
+        out = []
+        for i, zones in enumerate(self.zones.zones_of(fallen)):
+            track_id = int(np.asarray(fallen.tracker_id)[i])
+            still = self._still(track_id, fallen.xyxy[i], wall)
+            if not zones or not still:
+                continue
+            out.append(
+                Observation(
+                    subject=track_subject(track_id),
+                    label=str(labels[i]),
+                    confidence=float(conf[i]),
+                    bbox=bbox_of(fallen.xyxy[i]),
+                    track_id=track_id,
+                    zone=zones[0],
+                )
+            )
+        self._forget_stale(wall)
+        return out
+
+    def _still(self, track_id: int, xyxy: np.ndarray, wall: float) -> bool:
+        """Record a fallen sighting; whether the track has lain still for ``still_after``."""
+        still_after = self.params.still_after
+        if still_after is None:
+            return True
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
+        cx, cy, diag = (x1 + x2) / 2, (y1 + y2) / 2, float(np.hypot(x2 - x1, y2 - y1))
+        history = self._history.setdefault(track_id, deque())
+        if history and wall - history[-1][0] >= self.params.end_after:
+            history.clear()  # out of sight too long: a new fall, not the same one
+        history.append((wall, cx, cy, diag))
+        # Keep one sighting at or before the window's start: it shows the window is covered.
+        while len(history) > 1 and history[1][0] <= wall - still_after:
+            history.popleft()
+        if history[0][0] > wall - still_after:
+            return False
+        limit = self.params.still_tolerance * max(diag, 1.0)
+        return all(np.hypot(hx - cx, hy - cy) <= limit for _, hx, hy, _ in history)
+
+    def _forget_stale(self, wall: float) -> None:
+        horizon = self.params.end_after + (self.params.still_after or 0.0)
+        for track_id in [t for t, h in self._history.items() if wall - h[-1][0] > horizon]:
+            del self._history[track_id]

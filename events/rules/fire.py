@@ -1,0 +1,27 @@
+"""``fire``: a large enough fire region persists in a zone (or anywhere in the frame)."""
+
+from __future__ import annotations
+
+from vigil.detector.labels import FIRE
+from vigil.events.rules.params import FireParams
+from vigil.events.rules.region import RegionRule
+
+
+class FireRule(RegionRule):
+    """See :class:`~vigil.events.rules.region.RegionRule`.
+
+    >>> import numpy as np
+    >>> import supervision as sv
+    >>> fire = sv.Detections(xyxy=np.array([[0.0, 0.0, 4.0, 4.0], [10.0, 10.0, 60.0, 90.0]]),
+    ...                      confidence=np.array([0.9, 0.5]),
+    ...                      data={"label": np.array(["fire", "fire"])})
+    >>> [(o.subject, o.confidence) for o in FireRule().observe(fire, (480, 640), 0.0)]
+    [('frame', 0.5)]
+    """
+
+    name = "fire"
+    label = FIRE
+    needs = frozenset({FIRE})
+
+    def __init__(self, params: FireParams | None = None) -> None:
+        super().__init__(params or FireParams())

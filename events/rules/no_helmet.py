@@ -1,0 +1,63 @@
+"""``no_helmet``: a tracked head in a helmet-required zone is bare."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+from vigil.detector.labels import HEAD_BARE, HEAD_HELMET
+from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select, track_subject
+from vigil.events.rules.params import NoHelmetParams
+from vigil.events.violation import Observation
+from vigil.events.zones import ZoneSet
+
+
+class NoHelmetRule:
+    """Observes every tracked ``head_bare`` box at least ``min_head_px`` tall whose anchor
+    (bottom-centre of the head box) is in a helmet-required zone.
+
+    Helmeted heads are needed (so the helmet model runs and the head keeps its track id when
+    its label flips) but are never observed. Zones are matched with the head box's
+    bottom-centre, so draw helmet zones where heads appear in the image, not on the floor.
+
+    >>> import numpy as np
+    >>> import supervision as sv
+    >>> heads = sv.Detections(xyxy=np.array([[10.0, 10.0, 40.0, 50.0]]),
+    ...                       confidence=np.array([0.8]), tracker_id=np.array([7]),
+    ...                       data={"label": np.array(["head_bare"])})
+    >>> [o.subject for o in NoHelmetRule().observe(heads, (480, 640), 0.0)]
+    ['track:7']
+    """
+
+    name = "no_helmet"
+    needs = frozenset({HEAD_BARE, HEAD_HELMET})
+
+    def __init__(self, params: NoHelmetParams | None = None) -> None:
+        self.params = params or NoHelmetParams()
+        self.zones = ZoneSet(self.params.zones)
+
+    def observe(
+        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
+    ) -> list[Observation]:
+        heads = select(detections, {HEAD_BARE}, min_confidence=self.params.confidence, tracked=True)
+        heights = heads.xyxy[:, 3] - heads.xyxy[:, 1]
+        heads = heads[heights >= self.params.min_head_px]
+        if len(heads) == 0:
+            return []
+        labels, conf = labels_of(heads), confidences_of(heads)
+        out = []
+        for i, zones in enumerate(self.zones.zones_of(heads)):
+            if not zones:
+                continue
+            track_id = int(np.asarray(heads.tracker_id)[i])
+            out.append(
+                Observation(
+                    subject=track_subject(track_id),
+                    label=str(labels[i]),
+                    confidence=float(conf[i]),
+                    bbox=bbox_of(heads.xyxy[i]),
+                    track_id=track_id,
+                    zone=zones[0],
+                )
+            )
+        return out

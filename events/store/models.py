@@ -1,0 +1,119 @@
+"""The store's tables as SQLAlchemy 2.0 ORM models (internal: callers get records.py types).
+
+Times: every time column is a float of seconds. ``*_pts`` are presentation times from the start
+of the source (as on :class:`~vigil.events.violation.Violation`); ``*_wall``, ``created_at``,
+``updated_at`` and ``at`` are Unix epoch seconds (UTC). Floats keep the Violation's values exact
+and behave the same on SQLite and PostgreSQL.
+
+Changing a model needs a new revision in ``migrations/versions`` (see ``store.alembic_config``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .records import LifecycleState
+from .workflow import WorkflowStatus
+
+# Deterministic constraint names, so later migrations can drop or alter them on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a 64-bit key.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: type[LifecycleState] | type[WorkflowStatus]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {float: Double(), list[float]: JSON()}
+
+
+class EventRow(Base):
+    """One violation, from the moment it opened, with its evidence and workflow status."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    camera: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    track_id: Mapped[int | None]
+    zone: Mapped[str | None] = mapped_column(String(128))
+    start_pts: Mapped[float]
+    end_pts: Mapped[float]
+    start_wall: Mapped[float]
+    end_wall: Mapped[float]
+    peak_confidence: Mapped[float]
+    peak_pts: Mapped[float]
+    bbox: Mapped[list[float]]
+    state: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    snapshot_path: Mapped[str | None] = mapped_column(Text)
+    clip_path: Mapped[str | None] = mapped_column(Text)
+    clip_sha256: Mapped[str | None] = mapped_column(String(64))
+    clip_start_pts: Mapped[float | None]
+    clip_end_pts: Mapped[float | None]
+    source: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint(_in("state", LifecycleState), name="state"),
+        CheckConstraint(_in("status", WorkflowStatus), name="status"),
+        Index(None, "camera", "start_wall"),
+        Index(None, "rule"),
+        Index(None, "status"),
+    )
+
+
+class TimelineRow(Base):
+    """The score of one analysed frame of an event: what the console draws over the clip."""
+
+    __tablename__ = "event_timeline"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    pts: Mapped[float]
+    confidence: Mapped[float]
+    bbox: Mapped[list[float]]
+
+    __table_args__ = (Index(None, "event_id", "pts"),)
+
+
+class AuditRow(Base):
+    """One workflow transition of an event, by whom, when and why. Never updated or deleted."""
+
+    __tablename__ = "event_audit"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    at: Mapped[float]
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "event_id"),)

@@ -1,0 +1,86 @@
+"""What the store hands to callers: plain frozen records, apart from the ORM models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from vigil.events.violation import BBox
+
+from .workflow import WorkflowStatus
+
+
+class LifecycleState(StrEnum):
+    """The machine-made lifecycle: a violation is open while it holds, then ended."""
+
+    OPEN = "open"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One stored event. Times are seconds: ``*_pts`` from the source's start, the rest epoch."""
+
+    id: str
+    camera: str
+    rule: str
+    label: str
+    subject: str
+    severity: str
+    track_id: int | None
+    zone: str | None
+    start_pts: float
+    end_pts: float
+    start_wall: float
+    end_wall: float
+    peak_confidence: float
+    peak_pts: float
+    bbox: BBox
+    state: LifecycleState
+    status: WorkflowStatus
+    snapshot_path: Path | None
+    clip_path: Path | None
+    clip_sha256: str | None
+    clip_start_pts: float | None
+    clip_end_pts: float | None
+    source: str | None
+    created_at: float
+    updated_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values: enums as strings, paths as strings, the bbox as a list."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, StrEnum):
+                value = value.value
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One workflow transition of an event; ``at`` is epoch seconds."""
+
+    event_id: str
+    at: float
+    from_status: WorkflowStatus
+    to_status: WorkflowStatus
+    actor: str
+    note: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "at": self.at,
+            "from_status": self.from_status.value,
+            "to_status": self.to_status.value,
+            "actor": self.actor,
+            "note": self.note,
+        }

@@ -1,0 +1,347 @@
+"""The event store: violations, their score timelines and workflow audit, in SQL.
+
+SQLite is the embedded default, PostgreSQL the production store; both are driven through the
+same SQLAlchemy models and the same Alembic migrations (``migrations/``, located by path, so no
+``alembic.ini`` is needed).
+
+Example::
+
+    store = EventStore.for_data_dir(Path("vigil-data"))     # migrates to the newest schema
+    with store.unit_of_work() as w:                        # one transaction
+        w.opened(violation, source="rtsp://cam-3/stream")
+    with store.unit_of_work() as w:
+        w.ended(violation, evidence)
+    store.list_events(camera="cam-3")
+
+New revisions (developers)::
+
+    from alembic import command
+    command.revision(alembic_config("sqlite:///vigil-data/vigil.db"), "add x", autogenerate=True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.events.violation import TimelinePoint, Violation
+
+from .models import AuditRow, EventRow, TimelineRow
+from .records import AuditRecord, EventRecord, LifecycleState
+from .workflow import WorkflowStatus, check_transition
+
+if TYPE_CHECKING:
+    from vigil.events.evidence import Evidence
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x76_69_67_69_6C  # "vigil": the advisory lock that serialises migrations
+
+
+class EventNotFound(LookupError):
+    """No event with that id in the store."""
+
+
+class StaleStatus(ValueError):
+    """The event's workflow status is no longer the one the caller moved it from."""
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic configuration for the store's migrations, built in code (no ini file).
+
+    Pass ``connection`` to run migrations on it (inside the caller's transaction), or ``url``
+    for Alembic to connect itself (offline SQL, ``command.revision``).
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ConfigParser escaping
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
+    # WAL lets the API read while the pipeline writes; a no-op for in-memory databases.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+class EventStore:
+    """Events in a SQL database given by a SQLAlchemy URL.
+
+    The constructor brings the schema to the newest revision (``migrate()``, idempotent) unless
+    ``auto_migrate=False``, for deployments where migrations are run once, apart from workers.
+
+    >>> store = EventStore("sqlite://")
+    >>> store.list_events()
+    []
+    >>> store.dispose()
+    """
+
+    def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if auto_migrate:
+            self.migrate()
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path, *, auto_migrate: bool = True) -> EventStore:
+        """The embedded store: SQLite at ``data_dir/vigil.db``, creating the folder."""
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{data_dir.resolve() / 'vigil.db'}", auto_migrate=auto_migrate)
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (``alembic upgrade head``), in one
+        transaction where the database allows transactional DDL."""
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Workers starting together against one database migrate one at a time.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            command.upgrade(alembic_config(connection=connection), "head")
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[EventWriter]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions.begin() as session:
+            yield EventWriter(session)
+
+    def list_events(
+        self, camera: str | None = None, rule: str | None = None, *, limit: int | None = None
+    ) -> list[EventRecord]:
+        """Events, newest start first, optionally of one camera and/or one rule."""
+        query = select(EventRow).order_by(EventRow.start_wall.desc(), EventRow.id)
+        if camera is not None:
+            query = query.where(EventRow.camera == camera)
+        if rule is not None:
+            query = query.where(EventRow.rule == rule)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._sessions() as session:
+            return [_record(row) for row in session.scalars(query)]
+
+    def get_event(self, id: str) -> EventRecord | None:
+        with self._sessions() as session:
+            row = session.get(EventRow, id)
+            return None if row is None else _record(row)
+
+    def timeline(self, event_id: str) -> list[TimelinePoint]:
+        """The event's score timeline in pts order (empty until the event has ended)."""
+        query = (
+            select(TimelineRow)
+            .where(TimelineRow.event_id == event_id)
+            .order_by(TimelineRow.pts, TimelineRow.id)
+        )
+        with self._sessions() as session:
+            return [
+                TimelinePoint(pts=r.pts, confidence=r.confidence, bbox=_bbox(r.bbox))
+                for r in session.scalars(query)
+            ]
+
+    def audit(self, event_id: str) -> list[AuditRecord]:
+        """The event's workflow transitions, oldest first."""
+        query = select(AuditRow).where(AuditRow.event_id == event_id).order_by(AuditRow.id)
+        with self._sessions() as session:
+            return [
+                AuditRecord(
+                    event_id=r.event_id,
+                    at=r.at,
+                    from_status=WorkflowStatus(r.from_status),
+                    to_status=WorkflowStatus(r.to_status),
+                    actor=r.actor,
+                    note=r.note,
+                )
+                for r in session.scalars(query)
+            ]
+
+    def dispose(self) -> None:
+        """Close the store's pooled connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+
+class EventWriter:
+    """Writes within one unit of work; get one from :meth:`EventStore.unit_of_work`."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def opened(self, v: Violation, *, source: str | None = None) -> None:
+        """Insert the event: lifecycle ``open``, workflow ``new``. ``source``: file or URL."""
+        now = time.time()
+        self._session.add(
+            EventRow(
+                id=v.id,
+                camera=v.camera,
+                rule=v.rule,
+                label=v.label,
+                subject=v.subject,
+                severity=v.severity,
+                track_id=v.track_id,
+                zone=v.zone,
+                start_pts=v.start_pts,
+                end_pts=v.end_pts,
+                start_wall=v.start_wall,
+                end_wall=v.end_wall,
+                peak_confidence=v.peak_confidence,
+                peak_pts=v.peak_pts,
+                bbox=[float(x) for x in v.bbox],
+                state=LifecycleState.OPEN.value,
+                status=WorkflowStatus.NEW.value,
+                source=source,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        self._session.flush()  # a duplicate id fails here, at the call that caused it
+
+    def updated(self, v: Violation) -> None:
+        """Copy the violation's peak, bbox and end times onto its event."""
+        self._copy_progress(self._row(v.id), v)
+        self._session.flush()
+
+    def ended(self, v: Violation, evidence: Evidence | None) -> None:
+        """Mark the event ended, attach its evidence and store its score timeline.
+
+        The timeline replaces any stored before, so repeating ``ended`` is harmless.
+        """
+        row = self._row(v.id)
+        self._copy_progress(row, v)
+        row.state = LifecycleState.ENDED.value
+        if evidence is not None:
+            row.snapshot_path = str(evidence.snapshot_path)
+            row.clip_path = None if evidence.clip_path is None else str(evidence.clip_path)
+            row.clip_sha256 = evidence.clip_sha256
+            row.clip_start_pts = evidence.clip_start_pts
+            row.clip_end_pts = evidence.clip_end_pts
+        self._session.execute(delete(TimelineRow).where(TimelineRow.event_id == v.id))
+        if v.timeline:
+            self._session.execute(
+                insert(TimelineRow),
+                [
+                    {
+                        "event_id": v.id,
+                        "pts": p.pts,
+                        "confidence": p.confidence,
+                        "bbox": [float(x) for x in p.bbox],
+                    }
+                    for p in v.timeline
+                ],
+            )
+        self._session.flush()
+
+    def record_transition(
+        self,
+        event_id: str,
+        from_status: WorkflowStatus | str,
+        to_status: WorkflowStatus | str,
+        actor: str,
+        note: str | None = None,
+    ) -> None:
+        """Move the event's workflow status and write the audit row.
+
+        Raises :class:`~vigil.events.store.workflow.InvalidTransition` for a move the workflow
+        forbids, :class:`EventNotFound` for an unknown id, and :class:`StaleStatus` when the event
+        is no longer in ``from_status`` (someone else moved it first).
+        """
+        check_transition(from_status, to_status, note)
+        source, target = WorkflowStatus(from_status), WorkflowStatus(to_status)
+        now = time.time()
+        # Compare-and-set: two reviewers acting on the same event cannot both win.
+        result = self._session.execute(
+            update(EventRow)
+            .where(EventRow.id == event_id, EventRow.status == source.value)
+            .values(status=target.value, updated_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            row = self._row(event_id)
+            raise StaleStatus(
+                f"event {event_id} is {row.status!r}, not {source.value!r}; reload and retry"
+            )
+        self._session.add(
+            AuditRow(
+                event_id=event_id,
+                at=now,
+                from_status=source.value,
+                to_status=target.value,
+                actor=actor,
+                note=note,
+            )
+        )
+        self._session.flush()
+
+    def _row(self, event_id: str) -> EventRow:
+        row = self._session.get(EventRow, event_id)
+        if row is None:
+            raise EventNotFound(f"no event with id {event_id!r}")
+        return row
+
+    @staticmethod
+    def _copy_progress(row: EventRow, v: Violation) -> None:
+        row.peak_confidence = v.peak_confidence
+        row.peak_pts = v.peak_pts
+        row.bbox = [float(x) for x in v.bbox]
+        row.end_pts = v.end_pts
+        row.end_wall = v.end_wall
+        row.updated_at = time.time()
+
+
+def _bbox(values: list[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = values
+    return (float(x1), float(y1), float(x2), float(y2))
+
+
+def _record(row: EventRow) -> EventRecord:
+    return EventRecord(
+        id=row.id,
+        camera=row.camera,
+        rule=row.rule,
+        label=row.label,
+        subject=row.subject,
+        severity=row.severity,
+        track_id=row.track_id,
+        zone=row.zone,
+        start_pts=row.start_pts,
+        end_pts=row.end_pts,
+        start_wall=row.start_wall,
+        end_wall=row.end_wall,
+        peak_confidence=row.peak_confidence,
+        peak_pts=row.peak_pts,
+        bbox=_bbox(row.bbox),
+        state=LifecycleState(row.state),
+        status=WorkflowStatus(row.status),
+        snapshot_path=None if row.snapshot_path is None else Path(row.snapshot_path),
+        clip_path=None if row.clip_path is None else Path(row.clip_path),
+        clip_sha256=row.clip_sha256,
+        clip_start_pts=row.clip_start_pts,
+        clip_end_pts=row.clip_end_pts,
+        source=row.source,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

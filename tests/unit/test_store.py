@@ -1,0 +1,238 @@
+"""The event store on SQLite and PostgreSQL: migrations, lifecycle writes, workflow audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from vigil.events.evidence import Evidence
+from vigil.events.store.models import Base
+from vigil.events.store.records import LifecycleState
+from vigil.events.store.store import EventNotFound, EventStore, StaleStatus
+from vigil.events.store.workflow import (
+    InvalidTransition,
+    WorkflowStatus,
+    allowed_transitions,
+    check_transition,
+)
+from vigil.events.violation import TimelinePoint, Violation
+
+PG_URL = os.environ.get("VIGIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TABLES = {"events", "event_timeline", "event_audit", "alembic_version"}
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[object]:
+    engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            pass
+    except (OperationalError, ImportError) as exc:
+        engine.dispose()
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {str(exc).splitlines()[0]}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'vigil.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    schema = f"vigil_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield (
+            make_url(PG_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[EventStore]:
+    with EventStore(url) as s:
+        yield s
+
+
+def violation(**changes: object) -> Violation:
+    fields: dict[str, object] = dict(
+        camera="cam-3",
+        rule="no_helmet",
+        label="head_bare",
+        subject="track:7",
+        severity="high",
+        start_pts=12.5,
+        start_wall=1_760_000_000.25,
+        end_pts=12.5,
+        end_wall=1_760_000_000.25,
+        peak_confidence=0.61,
+        peak_pts=12.5,
+        bbox=(10.0, 20.0, 110.0, 220.0),
+        track_id=7,
+        zone="tank-farm",
+    )
+    fields.update(changes)
+    return Violation(**fields)  # type: ignore[arg-type]
+
+
+def open_event(store: EventStore, **changes: object) -> Violation:
+    v = violation(**changes)
+    with store.unit_of_work() as w:
+        w.opened(v, source="rtsp://cam-3/stream")
+    return v
+
+
+def test_migrate_from_empty(url: str) -> None:
+    with EventStore(url, auto_migrate=False) as store:
+        assert not TABLES & set(inspect(store.engine).get_table_names())
+        store.migrate()
+        store.migrate()  # idempotent
+        assert set(inspect(store.engine).get_table_names()) >= TABLES
+        with store.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            # The hand-written revision and the models describe the same schema.
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert store.list_events() == []
+
+
+def test_round_trip_opened_updated_ended(store: EventStore) -> None:
+    v = open_event(store)
+    rec = store.get_event(v.id)
+    assert rec is not None
+    assert (rec.state, rec.status) == (LifecycleState.OPEN, WorkflowStatus.NEW)
+    assert (rec.camera, rec.rule, rec.track_id, rec.zone) == ("cam-3", "no_helmet", 7, "tank-farm")
+    assert rec.start_wall == v.start_wall and rec.source == "rtsp://cam-3/stream"
+    assert rec.clip_path is None and store.timeline(v.id) == []
+
+    v.peak_confidence, v.peak_pts, v.bbox = 0.93, 14.0, (12.0, 22.0, 112.0, 222.0)
+    v.end_pts, v.end_wall = 15.0, v.start_wall + 2.5
+    with store.unit_of_work() as w:
+        w.updated(v)
+    rec = store.get_event(v.id)
+    assert rec is not None and rec.state is LifecycleState.OPEN
+    assert (rec.peak_confidence, rec.peak_pts, rec.bbox) == (0.93, 14.0, v.bbox)
+    assert (rec.end_pts, rec.end_wall) == (15.0, v.start_wall + 2.5)
+
+    v.timeline = [
+        TimelinePoint(12.5, 0.61, (10.0, 20.0, 110.0, 220.0)),
+        TimelinePoint(14.0, 0.93, (12.0, 22.0, 112.0, 222.0)),
+        TimelinePoint(15.0, 0.7, (13.0, 23.0, 113.0, 223.0)),
+    ]
+    v.ended = True
+    evidence = Evidence(Path("media/a.jpg"), Path("media/a.mp4"), "ab" * 32, 7.5, 20.0)
+    with store.unit_of_work() as w:
+        w.ended(v, evidence)
+        w.ended(v, evidence)  # repeating it does not duplicate the timeline
+    rec = store.get_event(v.id)
+    assert rec is not None and rec.state is LifecycleState.ENDED
+    assert (rec.snapshot_path, rec.clip_path) == (Path("media/a.jpg"), Path("media/a.mp4"))
+    assert (rec.clip_sha256, rec.clip_start_pts, rec.clip_end_pts) == ("ab" * 32, 7.5, 20.0)
+    assert store.timeline(v.id) == v.timeline
+
+    data = json.loads(json.dumps(rec.to_dict()))
+    assert data["state"] == "ended" and data["status"] == "new"
+    assert data["bbox"] == list(v.bbox) and data["clip_path"] == "media/a.mp4"
+
+
+def test_ended_without_evidence_and_missing_event(store: EventStore) -> None:
+    v = open_event(store)
+    with store.unit_of_work() as w:
+        w.ended(v, None)
+    rec = store.get_event(v.id)
+    assert rec is not None and rec.state is LifecycleState.ENDED and rec.snapshot_path is None
+    with pytest.raises(EventNotFound), store.unit_of_work() as w:
+        w.updated(violation())
+
+
+def test_rollback_on_exception_leaves_no_row(store: EventStore) -> None:
+    v = violation()
+    with pytest.raises(RuntimeError, match="boom"), store.unit_of_work() as w:
+        w.opened(v)
+        raise RuntimeError("boom")
+    assert store.get_event(v.id) is None
+    assert store.list_events() == []
+
+
+def test_list_events_filters_and_order(store: EventStore) -> None:
+    a = open_event(store, start_wall=100.0)
+    b = open_event(store, start_wall=200.0)
+    c = open_event(store, camera="cam-9", rule="fall", start_wall=300.0)
+    assert [r.id for r in store.list_events()] == [c.id, b.id, a.id]
+    assert [r.id for r in store.list_events(camera="cam-3")] == [b.id, a.id]
+    assert [r.id for r in store.list_events(rule="fall")] == [c.id]
+    assert store.list_events(camera="cam-9", rule="no_helmet") == []
+    assert [r.id for r in store.list_events(limit=1)] == [c.id]
+
+
+def test_workflow_transitions_are_audited(store: EventStore) -> None:
+    v = open_event(store)
+    path = ["new", "acknowledged", "assigned", "rectified", "verified", "closed"]
+    for before, after in zip(path, path[1:], strict=False):
+        with store.unit_of_work() as w:
+            w.record_transition(v.id, before, after, actor="ana", note=f"to {after}")
+    rec = store.get_event(v.id)
+    assert rec is not None and rec.status is WorkflowStatus.CLOSED
+    audit = store.audit(v.id)
+    assert [(a.from_status.value, a.to_status.value) for a in audit] == list(
+        zip(path, path[1:], strict=False)
+    )
+    assert {a.actor for a in audit} == {"ana"} and audit[-1].note == "to closed"
+    assert all(x.at <= y.at for x, y in zip(audit, audit[1:], strict=False))
+
+
+def test_invalid_transition_is_rejected(store: EventStore) -> None:
+    v = open_event(store)
+    with pytest.raises(InvalidTransition), store.unit_of_work() as w:
+        w.record_transition(v.id, "new", "closed", actor="ana", note=None)
+    with pytest.raises(InvalidTransition, match="reason"), store.unit_of_work() as w:
+        w.record_transition(v.id, "new", "dismissed", actor="ana", note="  ")
+    with pytest.raises(StaleStatus), store.unit_of_work() as w:
+        w.record_transition(v.id, "acknowledged", "assigned", actor="ana", note=None)
+    with pytest.raises(EventNotFound), store.unit_of_work() as w:
+        w.record_transition("0" * 32, "new", "acknowledged", actor="ana", note=None)
+    rec = store.get_event(v.id)
+    assert rec is not None and rec.status is WorkflowStatus.NEW
+    assert store.audit(v.id) == []
+
+    with store.unit_of_work() as w:
+        w.record_transition(v.id, "new", "dismissed", actor="ana", note="reflection on glass")
+    rec = store.get_event(v.id)
+    assert rec is not None and rec.status is WorkflowStatus.DISMISSED
+
+
+def test_check_transition_is_pure() -> None:
+    check_transition("new", "acknowledged")
+    check_transition(WorkflowStatus.VERIFIED, WorkflowStatus.CLOSED)
+    check_transition("rectified", "dismissed", note="not a hazard after all")
+    for bad in [("new", "assigned"), ("closed", "new"), ("dismissed", "new"), ("new", "new")]:
+        with pytest.raises(InvalidTransition):
+            check_transition(*bad)
+    with pytest.raises(InvalidTransition, match="unknown"):
+        check_transition("new", "done")
+    assert allowed_transitions("closed") == frozenset()
+    assert allowed_transitions("new") == {WorkflowStatus.ACKNOWLEDGED, WorkflowStatus.DISMISSED}
+
+
+def test_for_data_dir_creates_sqlite_file(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "vigil-data"
+    with EventStore.for_data_dir(data_dir) as store:
+        v = open_event(store)
+        assert store.get_event(v.id) is not None
+    assert (data_dir / "vigil.db").is_file()

@@ -1,0 +1,186 @@
+"""The `vigil` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import av
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vigil.config import ConfigError, load_config
+from vigil.detector.cards import CardError, load_cards
+from vigil.events.evidence import EvidenceError
+from vigil.events.store.records import EventRecord
+from vigil.streams.file import SourceError
+
+app = typer.Typer(
+    help="Vigil: safety violations from plant cameras and recorded video.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+# Problems with what the user gave us: one line on stderr and exit 2, never a traceback.
+USER_ERRORS = (ConfigError, CardError, SourceError, EvidenceError)
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def event_json(record: EventRecord) -> dict[str, Any]:
+    """The documented JSON shape of one event (`vigil detect --json`)."""
+    return {
+        "id": record.id,
+        "rule": record.rule,
+        "camera": record.camera,
+        "label": record.label,
+        "start_pts": round(record.start_pts, 3),
+        "end_pts": round(record.end_pts, 3),
+        "start_time": _iso(record.start_wall),
+        "end_time": _iso(record.end_wall),
+        "peak_confidence": round(record.peak_confidence, 4),
+        "bbox": [round(v, 1) for v in record.bbox],
+        "track_id": record.track_id,
+        "severity": record.severity,
+        "snapshot": str(record.snapshot_path),
+        "clip": str(record.clip_path),
+        "clip_sha256": record.clip_sha256,
+    }
+
+
+def summary_table(events: list[EventRecord]) -> Table:
+    table = Table(title="Violations")
+    for column in ("rule", "count", "first", "last"):
+        table.add_column(column, justify="right" if column != "rule" else "left")
+    by_rule: dict[str, list[EventRecord]] = {}
+    for event in events:
+        by_rule.setdefault(event.rule, []).append(event)
+    for rule, group in sorted(by_rule.items()):
+        first = min(e.start_pts for e in group)
+        last = max(e.start_pts for e in group)
+        table.add_row(rule, str(len(group)), f"{first:.1f} s", f"{last:.1f} s")
+    return table
+
+
+@app.command()
+def detect(
+    video: Annotated[Path, typer.Argument(help="a video file (mp4, mkv, avi, ...)")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="data folder (db + media)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per event")] = False,
+) -> None:
+    """Run detection on a recorded video and store each violation with its evidence."""
+    from vigil.detect import detect_video
+    from vigil.events.store.store import EventStore
+
+    try:
+        settings = load_config(config)
+        data_dir = data or settings.storage.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.storage.database_url
+        store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
+        with store, _progress(video) as (progress, task):
+            result = detect_video(
+                video,
+                settings,
+                store,
+                data_dir,
+                on_progress=lambda pts: progress.update(task, completed=pts),
+                on_start=lambda duration: progress.update(task, total=duration),
+            )
+    except USER_ERRORS as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{exc.filename or video}: {exc.strerror or exc}") from None
+
+    if as_json:
+        for record in result.events:
+            sys.stdout.write(json.dumps(event_json(record)) + "\n")
+        return
+    out.print(summary_table(result.events))
+    out.print(
+        f"{len(result.events)} events from {result.frames_analysed} analysed frames of "
+        f"{result.video.duration:.1f} s in {result.seconds:.1f} s; data in {data_dir}"
+    )
+
+
+@contextmanager
+def _progress(video: Path) -> Iterator[tuple[Progress, TaskID]]:
+    """A progress bar over the video's seconds, on stderr so stdout stays clean for --json."""
+    progress = Progress(
+        TextColumn(f"[bold]{video.name}"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f} s"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with progress:
+        yield progress, progress.add_task("detect", total=None)
+
+
+@app.command()
+def models(
+    card_dir: Annotated[
+        list[Path] | None, typer.Option("--cards", help="extra folder of model cards")
+    ] = None,
+) -> None:
+    """List the model cards, where their weights resolved and the labels they provide."""
+    try:
+        cards = load_cards(card_dir or [])
+    except CardError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title="Model cards")
+    for column in ("name", "labels", "weights", "licence"):
+        table.add_column(column, overflow="fold")
+    missing = []
+    for card in cards.values():
+        try:
+            weights = str(card.resolve_weights())
+        except CardError as exc:
+            weights = f"[red]missing[/]: {exc}"
+            missing.append(card.name)
+        table.add_row(card.name, ", ".join(sorted(card.labels)), weights, card.licence)
+    out.print(table)
+    if missing:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option("--data", help="data folder (db + media)")] = Path(
+        "vigil-data"
+    ),
+) -> None:
+    """Make a sample video from photos that ultralytics ships, and run detect on it."""
+    from vigil.demo import make_sample_video, sample_config_path
+
+    video = make_sample_video(data / "demo" / "sample.mp4")
+    err.print(f"sample video: {video}; config: {sample_config_path()}")
+    detect(video, config=sample_config_path(), data=data, as_json=False)
+
+
+def main() -> None:
+    av.logging.set_level(av.logging.PANIC)
+    app()
+
+
+if __name__ == "__main__":
+    main()

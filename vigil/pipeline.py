@@ -1,0 +1,127 @@
+"""The analysis chain for one camera: Detectors → trackers → rules → violation lifecycle.
+
+>>> from vigil.config import VigilConfig
+>>> from vigil.detector.cards import load_cards
+>>> config = VigilConfig()
+>>> sorted(card.name for card in cards_for_rules(build_rules(config.rules), load_cards()))
+['fall', 'fire', 'helmet']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+
+from vigil.config import ConfigError
+from vigil.detector.cards import ModelCard
+from vigil.detector.detector import Detector, empty_detections
+from vigil.detector.tracking import ModelTracker
+from vigil.events.lifecycle import ViolationTracker
+from vigil.events.rules import Rule, build_rules
+from vigil.events.violation import LifecycleEvent
+from vigil.streams.frame import Frame
+
+__all__ = ["CameraPipeline", "Analysis", "build_rules", "cards_for_rules", "load_detectors"]
+
+_loaded: dict[tuple[str, str], Detector] = {}
+TRACK_ID_RANGE = 1_000_000
+
+
+def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
+    """The cards to run for ``rules``: each card providing a label some rule needs.
+
+    Raises ConfigError naming the rule when no card provides any label it needs.
+    """
+    chosen: dict[str, ModelCard] = {}
+    for rule in rules:
+        providers = [card for card in cards.values() if card.labels & rule.needs]
+        if not providers:
+            raise ConfigError(
+                f"rule {rule.name!r} needs labels {', '.join(sorted(rule.needs))}, which no "
+                "installed model card provides; add a card for such a model or disable the rule"
+            )
+        chosen.update((card.name, card) for card in providers)
+    return list(chosen.values())
+
+
+def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
+    """Load each card's model once per process, however many pipelines use it."""
+    detectors = []
+    for card in cards:
+        key = (card.name, str(card.resolve_weights()))
+        if key not in _loaded:
+            _loaded[key] = Detector.load(card)
+        detectors.append(_loaded[key])
+    return detectors
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What one analysed frame gave: its detections (tracked) and the lifecycle events."""
+
+    frame: Frame
+    detections: sv.Detections
+    events: list[LifecycleEvent]
+
+
+class CameraPipeline:
+    """Analyses the frames of one camera.
+
+    Example:
+        >>> pipeline = CameraPipeline("cam1", rules, detectors, fps=2)  # doctest: +SKIP
+        >>> for frame in source:  # doctest: +SKIP
+        ...     analysis = pipeline.analyse(frame)
+    """
+
+    def __init__(
+        self,
+        camera: str,
+        rules: list[Rule],
+        detectors: list[Detector],
+        fps: float,
+        clock: str = "pts",
+    ) -> None:
+        self.camera = camera
+        self.rules = rules
+        self.detectors = detectors
+        # Each model's tracks get ids of their own range, so no two subjects share an id.
+        self._trackers = {
+            d.name: ModelTracker(fps, id_offset=i * TRACK_ID_RANGE) for i, d in enumerate(detectors)
+        }
+        self._lifecycles = {
+            rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
+            for rule in rules
+        }
+
+    def detect(self, frame: Frame) -> sv.Detections:
+        """Every model's tracked detections for the frame, merged."""
+        per_model = [
+            self._trackers[d.name].update(d(frame.image), frame.pts) for d in self.detectors
+        ]
+        per_model = [d for d in per_model if len(d)]
+        return sv.Detections.merge(per_model) if per_model else _empty_tracked()
+
+    def analyse(self, frame: Frame) -> Analysis:
+        detections = self.detect(frame)
+        events: list[LifecycleEvent] = []
+        for rule in self.rules:
+            observations = rule.observe(detections, frame.shape, frame.wall)
+            lifecycle = self._lifecycles[rule.name]
+            events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
+        return Analysis(frame, detections, events)
+
+    def finish(self, pts: float, wall: float) -> list[LifecycleEvent]:
+        """End every open violation (end of file or shutdown)."""
+        events: list[LifecycleEvent] = []
+        for lifecycle in self._lifecycles.values():
+            events += lifecycle.finish(pts, wall)
+        return events
+
+
+def _empty_tracked() -> sv.Detections:
+    detections = empty_detections()
+    detections.tracker_id = np.array([], dtype=int)
+    return detections
