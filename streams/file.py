@@ -71,6 +71,27 @@ def _start_wall(container: av.container.InputContainer, path: Path) -> float:
     return os.path.getmtime(path) - duration
 
 
+def _check_complete(
+    container: av.container.InputContainer, stream: av.VideoStream, duration: float, path: Path
+) -> None:
+    """Read every packet (no decoding: fast) so a truncated file fails before any analysis."""
+    last = 0.0
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                last = max(last, float((packet.pts - (stream.start_time or 0)) * packet.time_base))
+    except av.FFmpegError as exc:
+        raise SourceError(
+            f"{path}: corrupt or truncated video, reading failed at {last:.1f} s "
+            f"({_first_line(exc)})"
+        ) from None
+    if duration - last > TRUNCATION_TOLERANCE_S:
+        raise SourceError(
+            f"{path}: truncated video, data ends at {last:.1f} s "
+            f"but the file declares {duration:.1f} s"
+        )
+
+
 def probe_video(path: Path) -> VideoInfo:
     """Check that ``path`` is a video with a decodable video stream and describe it."""
     container = _open(path)
@@ -85,6 +106,7 @@ def probe_video(path: Path) -> VideoInfo:
             duration = float(stream.duration * stream.time_base)
         else:
             duration = (container.duration or 0) / av.time_base
+        _check_complete(container, stream, duration, path)
         return VideoInfo(
             path=path,
             width=stream.codec_context.width,

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from vigil.config import ConfigError, load_config
 from vigil.detector.cards import CardError, load_cards
@@ -87,28 +88,26 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per event")] = False,
 ) -> None:
     """Run detection on a recorded video and store each violation with its evidence."""
-    from vigil.detect import detect_video
+    from vigil.detect import DetectJob
     from vigil.events.store.store import EventStore
 
     try:
         settings = load_config(config)
+        with err.status("loading models"):
+            job = DetectJob(video, settings)
         data_dir = data or settings.storage.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.storage.database_url
         store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
-        with store, _progress(video) as (progress, task):
-            result = detect_video(
-                video,
-                settings,
-                store,
-                data_dir,
-                on_progress=lambda pts: progress.update(task, completed=pts),
-                on_start=lambda duration: progress.update(task, total=duration),
-            )
+        with store, _progress(video, job.video.duration) as (progress, task):
+            result = job.run(store, data_dir, lambda pts: progress.update(task, completed=pts))
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"{exc.filename or video}: {exc.strerror or exc}") from None
+    except (ArgumentError, OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database: {reason}") from None
 
     if as_json:
         for record in result.events:
@@ -122,7 +121,7 @@ def detect(
 
 
 @contextmanager
-def _progress(video: Path) -> Iterator[tuple[Progress, TaskID]]:
+def _progress(video: Path, seconds: float) -> Iterator[tuple[Progress, TaskID]]:
     """A progress bar over the video's seconds, on stderr so stdout stays clean for --json."""
     progress = Progress(
         TextColumn(f"[bold]{video.name}"),
@@ -133,7 +132,7 @@ def _progress(video: Path) -> Iterator[tuple[Progress, TaskID]]:
         transient=True,
     )
     with progress:
-        yield progress, progress.add_task("detect", total=None)
+        yield progress, progress.add_task("detect", total=seconds)
 
 
 @app.command()

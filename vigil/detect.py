@@ -33,43 +33,57 @@ class DetectResult:
     seconds: float  # wall-clock time the analysis and evidence took
 
 
+class DetectJob:
+    """A video checked and its models loaded, ready to run: every check on the user's input
+    (config, cards, the file itself) happens here, before anything is written.
+
+    Example:
+        >>> job = DetectJob(Path("fall_01.mp4"), VigilConfig())  # doctest: +SKIP
+        >>> result = job.run(EventStore.for_data_dir(Path("vigil-data")), Path("vigil-data"))
+    """
+
+    def __init__(self, path: Path, config: VigilConfig) -> None:
+        self.path = path
+        self.config = config
+        self.source = FileSource(path, camera=config.camera)
+        rules = build_rules(config.rules)
+        cards = cards_for_rules(rules, load_cards(config.models.card_dirs))
+        detectors = load_detectors(cards)
+        self.pipeline = CameraPipeline(self.source.camera, rules, detectors, fps=config.fps)
+
+    @property
+    def video(self) -> VideoInfo:
+        return self.source.info
+
+    def run(
+        self, store: EventStore, data_dir: Path, on_progress: Progress | None = None
+    ) -> DetectResult:
+        """Analyse every frame at ``config.fps`` and store the violations found."""
+        began = time.monotonic()
+        sampler = Sampler(self.config.fps)
+        ended: list[Violation] = []
+        analysed = 0
+        last = None
+        for frame in self.source:
+            last = frame
+            if not sampler.take(frame.pts):
+                continue
+            analysed += 1
+            analysis = self.pipeline.analyse(frame)
+            ended += [e.violation for e in analysis.events if e.phase is Phase.ENDED]
+            if on_progress:
+                on_progress(frame.pts)
+        ended += [e.violation for e in self.pipeline.finish(last.pts, last.wall)]
+        ended.sort(key=lambda v: v.start_pts)
+        records = _store_with_evidence(ended, self.path, self.config, store, data_dir, self.video)
+        return DetectResult(self.video, records, analysed, time.monotonic() - began)
+
+
 def detect_video(
-    path: Path,
-    config: VigilConfig,
-    store: EventStore,
-    data_dir: Path,
-    on_progress: Progress | None = None,
-    on_start: Progress | None = None,
+    path: Path, config: VigilConfig, store: EventStore, data_dir: Path
 ) -> DetectResult:
-    """Analyse every frame of ``path`` at ``config.fps`` and store the violations found."""
-    began = time.monotonic()
-    source = FileSource(path, camera=config.camera)
-    rules = build_rules(config.rules)
-    detectors = load_detectors(cards_for_rules(rules, load_cards(config.models.card_dirs)))
-    pipeline = CameraPipeline(source.camera, rules, detectors, fps=config.fps)
-    sampler = Sampler(config.fps)
-    if on_start:
-        on_start(source.info.duration)
-
-    ended: list[Violation] = []
-    analysed = 0
-    last = None
-    for frame in source:
-        last = frame
-        if not sampler.take(frame.pts):
-            continue
-        analysed += 1
-        analysis = pipeline.analyse(frame)
-        ended += [e.violation for e in analysis.events if e.phase is Phase.ENDED]
-        if on_progress:
-            on_progress(frame.pts)
-    ended += [e.violation for e in pipeline.finish(last.pts, last.wall)]
-    if on_progress:
-        on_progress(source.info.duration)
-
-    records = _store_with_evidence(sorted(ended, key=lambda v: v.start_pts), path, config,
-                                   store, data_dir, source.info)
-    return DetectResult(source.info, records, analysed, time.monotonic() - began)
+    """Check ``path``, analyse it and store its violations (see :class:`DetectJob`)."""
+    return DetectJob(path, config).run(store, data_dir)
 
 
 def _store_with_evidence(

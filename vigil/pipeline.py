@@ -33,17 +33,19 @@ TRACK_ID_RANGE = 1_000_000
 def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
     """The cards to run for ``rules``: each card providing a label some rule needs.
 
-    Raises ConfigError naming the rule when no card provides any label it needs.
+    Raises ConfigError naming the rule when no card provides a label it cannot do without.
     """
+    provided = frozenset().union(*(card.labels for card in cards.values()))
     chosen: dict[str, ModelCard] = {}
     for rule in rules:
-        providers = [card for card in cards.values() if card.labels & rule.needs]
-        if not providers:
-            raise ConfigError(
-                f"rule {rule.name!r} needs labels {', '.join(sorted(rule.needs))}, which no "
-                "installed model card provides; add a card for such a model or disable the rule"
-            )
-        chosen.update((card.name, card) for card in providers)
+        for group in rule.requires:
+            if not group & provided:
+                raise ConfigError(
+                    f"rule {rule.name!r} needs a model providing "
+                    f"{' or '.join(sorted(group))}, and no installed model card provides it; "
+                    "add a card for such a model or disable the rule"
+                )
+        chosen.update((card.name, card) for card in cards.values() if card.labels & rule.needs)
     return list(chosen.values())
 
 

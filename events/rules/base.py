@@ -24,11 +24,14 @@ class Rule(Protocol):
     Attributes:
         name: the rule's name in the config (``no_helmet``, ``fall``, ...).
         needs: the canonical labels it needs; the pipeline runs the models that provide them.
+        requires: groups of labels; for each group some model must provide one of its labels,
+            else the rule cannot work (no_harness: a person and a harness label).
         params: its parameters.
     """
 
     name: str
     needs: frozenset[str]
+    requires: tuple[frozenset[str], ...]
     params: RuleParams
 
     def observe(

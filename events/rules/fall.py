@@ -37,6 +37,7 @@ class FallRule:
 
     name = "fall"
     needs = frozenset({PERSON_FALLEN})
+    requires = (frozenset({PERSON_FALLEN}),)
 
     def __init__(self, params: FallParams | None = None) -> None:
         self.params = params or FallParams()

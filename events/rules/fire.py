@@ -22,6 +22,7 @@ class FireRule(RegionRule):
     name = "fire"
     label = FIRE
     needs = frozenset({FIRE})
+    requires = (frozenset({FIRE}),)
 
     def __init__(self, params: FireParams | None = None) -> None:
         super().__init__(params or FireParams())

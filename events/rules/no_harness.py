@@ -36,6 +36,7 @@ class NoHarnessRule:
 
     name = "no_harness"
     needs = frozenset({PERSON, HARNESS, HARNESS_HOOKED, HARNESS_UNHOOKED})
+    requires = (frozenset({PERSON}), frozenset({HARNESS, HARNESS_HOOKED, HARNESS_UNHOOKED}))
 
     def __init__(self, params: NoHarnessParams) -> None:
         self.params = params

@@ -31,6 +31,7 @@ class NoHelmetRule:
 
     name = "no_helmet"
     needs = frozenset({HEAD_BARE, HEAD_HELMET})
+    requires = (frozenset({HEAD_BARE}),)
 
     def __init__(self, params: NoHelmetParams | None = None) -> None:
         self.params = params or NoHelmetParams()

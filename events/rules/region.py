@@ -21,6 +21,7 @@ class RegionRule:
     name: str
     label: str
     needs: frozenset[str]
+    requires: tuple[frozenset[str], ...]
 
     def __init__(self, params: SmokeParams | FireParams) -> None:
         self.params = params

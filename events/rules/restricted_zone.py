@@ -30,6 +30,7 @@ class RestrictedZoneRule:
 
     name = "restricted_zone"
     needs = frozenset({PERSON})
+    requires = (frozenset({PERSON}),)
 
     def __init__(self, params: RestrictedZoneParams) -> None:
         self.params = params

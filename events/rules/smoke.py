@@ -21,6 +21,7 @@ class SmokeRule(RegionRule):
     name = "smoke"
     label = SMOKE
     needs = frozenset({SMOKE})
+    requires = (frozenset({SMOKE}),)
 
     def __init__(self, params: SmokeParams | None = None) -> None:
         super().__init__(params or SmokeParams())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
+from videocheck import is_faststart, probe
 
 from vigil.events.evidence import ClipEncoder, EvidenceError, cut_clip, media_paths, write_snapshot
 from vigil.events.violation import Violation
@@ -39,19 +39,6 @@ def violation(**changes: object) -> Violation:
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
-
-
-def probe(path: Path) -> tuple[str, float, int, tuple[int, int]]:
-    """(codec, duration in seconds, frames decoded, (width, height)) of a video file."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        return (
-            stream.codec_context.name,
-            container.duration / av.time_base,
-            frames,
-            (stream.width, stream.height),
-        )
 
 
 def test_media_paths_by_camera_and_utc_day(tmp_path: Path) -> None:
@@ -120,9 +107,8 @@ def test_cut_clip_from_real_video(tmp_path: Path) -> None:
     codec, duration, frames, _ = probe(out)
     assert codec == "h264" and frames == info.frames
     assert duration == pytest.approx(4.0, abs=0.2)
-    data = out.read_bytes()
-    assert 0 <= data.find(b"moov") < data.find(b"mdat")  # faststart: index first
-    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert is_faststart(out)
+    assert info.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     assert leftovers(out.parent) == []
 
 

@@ -1,0 +1,72 @@
+"""Choosing the models a config needs, and reading files frame by frame (no models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigil.config import ConfigError
+from vigil.detector.cards import ModelCard
+from vigil.events.rules import build_rules
+from vigil.events.rules.params import RulesConfig
+from vigil.pipeline import cards_for_rules
+from vigil.streams.file import FileSource, Sampler, SourceError
+
+ZONE = {"name": "z", "polygon": [[0, 0], [10, 0], [10, 10]]}
+
+
+def card(name: str, class_map: dict[str, str]) -> ModelCard:
+    return ModelCard(
+        name=name, weights={"path": f"{name}.pt"}, licence="MIT", source="test",
+        class_map=class_map,
+    )
+
+
+CARDS = {
+    "helmet": card("helmet", {"With Helmet": "head_helmet", "Without Helmet": "head_bare"}),
+    "fall": card("fall", {"Normal": "person", "Fall": "person_fallen"}),
+    "fire": card("fire", {"smoke": "smoke", "fire": "fire"}),
+}
+
+
+def chosen(rules: dict) -> list[str]:
+    config = RulesConfig.model_validate(rules)
+    return sorted(c.name for c in cards_for_rules(build_rules(config), CARDS))
+
+
+def test_only_the_models_the_rules_need_run():
+    assert chosen({"fall": {}}) == ["fall"]
+    assert chosen({"smoke": {}}) == ["fire"]
+    assert chosen({"restricted_zone": {"zones": [ZONE]}}) == ["fall"]
+    assert chosen({"no_helmet": {}, "fire": {}}) == ["fire", "helmet"]
+    assert chosen({"fall": {"enabled": False}, "fire": {}}) == ["fire"]
+
+
+def test_a_rule_no_model_can_serve_is_a_config_error():
+    with pytest.raises(ConfigError, match="'no_harness' needs a model providing harness"):
+        chosen({"no_harness": {"zones": [ZONE]}})
+    only_fire = {"fire": CARDS["fire"]}
+    config = RulesConfig.model_validate({"no_helmet": {}})
+    with pytest.raises(ConfigError, match="'no_helmet' needs a model providing head_bare"):
+        cards_for_rules(build_rules(config), only_fire)
+
+
+def test_sampler_takes_frames_at_the_analysis_rate():
+    sampler = Sampler(2.0)
+    taken = [i / 30 for i in range(300) if sampler.take(i / 30)]  # 10 s at 30 fps
+    assert len(taken) == 20
+    assert all(0.45 <= b - a <= 0.55 for a, b in zip(taken, taken[1:], strict=False))
+
+
+def test_file_source_reads_every_frame_in_order(videos: Path):
+    source = FileSource(videos / "workers_helmets_02.mp4")
+    assert source.camera == "workers_helmets_02"
+    pts = [frame.pts for frame in source]
+    assert pts == sorted(pts) and pts[0] == 0.0
+    assert len(pts) == pytest.approx(source.info.frame_count, abs=2)
+
+
+def test_file_source_rejects_a_directory(tmp_path: Path):
+    with pytest.raises(SourceError, match="not a file"):
+        FileSource(tmp_path)
