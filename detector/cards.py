@@ -66,6 +66,11 @@ class ModelCard(BaseModel):
         "none", description="loader fix-up the weights need (see detector/compat.py)"
     )
     imgsz: int = 640
+    agnostic_nms: bool = Field(
+        False,
+        description="suppress overlapping boxes across classes: right when the classes are states "
+        "of one object (a head with or without a helmet), wrong when they overlap (fire in smoke)",
+    )
     licence: str
     source: str
     class_map: dict[str, str] = Field(description="model class name -> canonical label or 'ignore'")

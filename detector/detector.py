@@ -50,9 +50,28 @@ class Detector:
 
     def __call__(self, image: np.ndarray) -> sv.Detections:
         result = self.model.predict(
-            image, imgsz=self.card.imgsz, conf=self._floor, device="cpu", verbose=False
+            image,
+            imgsz=self.card.imgsz,
+            conf=self._floor,
+            agnostic_nms=self.card.agnostic_nms,
+            device="cpu",
+            verbose=False,
         )[0]
         return self.to_canonical(sv.Detections.from_ultralytics(result))
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        """Detections for several images in one predict call (e.g. one frame per camera)."""
+        if not images:
+            return []
+        results = self.model.predict(
+            images,
+            imgsz=self.card.imgsz,
+            conf=self._floor,
+            agnostic_nms=self.card.agnostic_nms,
+            device="cpu",
+            verbose=False,
+        )
+        return [self.to_canonical(sv.Detections.from_ultralytics(r)) for r in results]
 
     def to_canonical(self, detections: sv.Detections) -> sv.Detections:
         """Map model classes to canonical labels, then apply the per-label thresholds."""

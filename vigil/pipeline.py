@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,7 +28,6 @@ from vigil.streams.frame import Frame
 __all__ = ["CameraPipeline", "Analysis", "build_rules", "cards_for_rules", "load_detectors"]
 
 _loaded: dict[tuple[str, str], Detector] = {}
-TRACK_ID_RANGE = 1_000_000
 
 
 def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
@@ -89,10 +89,8 @@ class CameraPipeline:
         self.camera = camera
         self.rules = rules
         self.detectors = detectors
-        # Each model's tracks get ids of their own range, so no two subjects share an id.
-        self._trackers = {
-            d.name: ModelTracker(fps, id_offset=i * TRACK_ID_RANGE) for i, d in enumerate(detectors)
-        }
+        track_ids = itertools.count(1)  # one id space per camera, across its models
+        self._trackers = {d.name: ModelTracker(fps, track_ids) for d in detectors}
         self._lifecycles = {
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
