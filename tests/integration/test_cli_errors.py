@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 
@@ -96,9 +93,20 @@ def test_config_that_is_not_yaml(videos: Path, tmp_path: Path):
     assert_clean_failure(result, tmp_path / "data", "config.yaml", "YAML")
 
 
-@pytest.mark.skipif(shutil.which("vigil") is None, reason="vigil is not installed on PATH")
 def test_models_lists_every_default_card():
-    result = subprocess.run(["vigil", "models"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*VIGIL, "models"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     for name in ("helmet", "fall", "fire"):
         assert name in result.stdout
+
+
+def test_models_names_the_package_to_install_when_weights_are_missing(tmp_path: Path):
+    (tmp_path / "hats.yaml").write_text(
+        "name: hats\nweights: {package: no-such-hat-weights, resource: w/best.pt}\n"
+        "licence: MIT\nsource: test\nclass_map: {hat: head_helmet}\n"
+    )
+    result = subprocess.run(
+        [*VIGIL, "models", "--cards", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "pip install --no-deps no-such-hat-weights" in " ".join(result.stdout.split())
