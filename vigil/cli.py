@@ -34,6 +34,7 @@ err = Console(stderr=True)
 
 # Problems with what the user gave us: one line on stderr and exit 2, never a traceback.
 USER_ERRORS = (ConfigError, CardError, SourceError, EvidenceError)
+MAX_EVENTS_LISTED = 50  # past this, only the summary per rule
 
 
 def fail(message: str) -> typer.Exit:
@@ -64,6 +65,23 @@ def event_json(record: EventRecord) -> dict[str, Any]:
         "clip": str(record.clip_path),
         "clip_sha256": record.clip_sha256,
     }
+
+
+def events_table(events: list[EventRecord]) -> Table:
+    table = Table(title="Events")
+    for column in ("start", "end", "rule", "label", "peak", "track", "clip (in media/)"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(
+            f"{e.start_pts:.1f} s",
+            f"{e.end_pts:.1f} s",
+            e.rule,
+            e.label,
+            f"{e.peak_confidence:.2f}",
+            "" if e.track_id is None else str(e.track_id),
+            e.clip_path.name if e.clip_path else "",
+        )
+    return table
 
 
 def summary_table(events: list[EventRecord]) -> Table:
@@ -113,6 +131,8 @@ def detect(
         for record in result.events:
             sys.stdout.write(json.dumps(event_json(record)) + "\n")
         return
+    if result.events and len(result.events) <= MAX_EVENTS_LISTED:
+        out.print(events_table(result.events))
     out.print(summary_table(result.events))
     out.print(
         f"{len(result.events)} events from {result.frames_analysed} analysed frames of "
@@ -149,16 +169,18 @@ def models(
     table = Table(title="Model cards")
     for column in ("name", "labels", "weights", "licence"):
         table.add_column(column, overflow="fold")
-    missing = []
+    problems = []
     for card in cards.values():
         try:
             weights = str(card.resolve_weights())
         except CardError as exc:
-            weights = f"[red]missing[/]: {exc}"
-            missing.append(card.name)
+            weights = "[red]missing[/]"
+            problems.append(str(exc))
         table.add_row(card.name, ", ".join(sorted(card.labels)), weights, card.licence)
     out.print(table)
-    if missing:
+    for problem in problems:
+        err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+    if problems:
         raise typer.Exit(1)
 
 

@@ -109,4 +109,8 @@ def test_models_names_the_package_to_install_when_weights_are_missing(tmp_path: 
         [*VIGIL, "models", "--cards", str(tmp_path)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
-    assert "pip install --no-deps no-such-hat-weights" in " ".join(result.stdout.split())
+    assert "missing" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "error: model 'hats' needs the package 'no-such-hat-weights': "
+        "pip install --no-deps no-such-hat-weights"
+    ]
