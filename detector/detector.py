@@ -49,15 +49,7 @@ class Detector:
         return self.card.name
 
     def __call__(self, image: np.ndarray) -> sv.Detections:
-        result = self.model.predict(
-            image,
-            imgsz=self.card.imgsz,
-            conf=self._floor,
-            agnostic_nms=self.card.agnostic_nms,
-            device="cpu",
-            verbose=False,
-        )[0]
-        return self.to_canonical(sv.Detections.from_ultralytics(result))
+        return self.batch([image])[0]
 
     def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         """Detections for several images in one predict call (e.g. one frame per camera)."""
