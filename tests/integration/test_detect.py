@@ -92,3 +92,21 @@ def test_no_helmet_stays_quiet_on_a_worker_in_a_hard_hat(videos: Path, tmp_path:
     result = run(videos / "workers_helmets_02.mp4", {"no_helmet": {}}, tmp_path)
     assert result.frames_analysed >= 12
     assert result.events == []
+
+
+def test_detector_gives_canonical_labels_over_the_card_thresholds():
+    import cv2
+    from ultralytics.utils import ASSETS
+
+    from vigil.detector.cards import load_cards
+    from vigil.pipeline import load_detectors
+
+    helmet, fall = load_detectors([load_cards()["helmet"], load_cards()["fall"]])
+    bus = cv2.imread(str(ASSETS / "bus.jpg"))
+    heads = helmet(bus)
+    assert list(heads.data["label"]) == ["head_bare", "head_bare"]
+    assert heads.confidence.tolist() == pytest.approx([0.788, 0.756], abs=0.01)
+    assert set(heads.data["model"]) == {"helmet"}
+    people = fall(bus)
+    assert len(people) == 4 and set(people.data["label"]) == {"person"}
+    assert min(people.confidence) >= fall.card.threshold("person")
