@@ -61,7 +61,18 @@ class ModelCard(BaseModel):
     name: str
     description: str = ""
     weights: WeightsSource
-    runtime: Literal["ultralytics"] = "ultralytics"
+    runtime: Literal["ultralytics", "crop_classifier"] = Field(
+        "ultralytics",
+        description="ultralytics: a YOLO detector; crop_classifier: classifies the person boxes "
+        "of the card named in 'people' (see detector/crop_classifier.py)",
+    )
+    people: str | None = Field(
+        None, description="crop_classifier: the card whose person boxes are classified"
+    )
+    supersedes: list[str] = Field(
+        default_factory=list,
+        description="cards this one replaces when a rule needs them both (it measured better)",
+    )
     compat: Literal["none", "yolov12_aattn", "fasternet_main"] = Field(
         "none", description="loader fix-up the weights need (see detector/compat.py)"
     )
@@ -92,6 +103,8 @@ class ModelCard(BaseModel):
         for label in self.thresholds:
             if label not in self.labels:
                 raise ValueError(f"thresholds: {label!r} is not a label this model provides")
+        if self.runtime == "crop_classifier" and not self.people:
+            raise ValueError("runtime crop_classifier needs 'people': the card finding people")
         return self
 
     @property

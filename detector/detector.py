@@ -40,6 +40,10 @@ class Detector:
 
     @classmethod
     def load(cls, card: ModelCard) -> Detector:
+        if card.runtime == "crop_classifier":
+            from vigil.detector.crop_classifier import CropClassifierDetector
+
+            return CropClassifierDetector.load(card)  # type: ignore[return-value]
         from vigil.detector.compat import load_yolo
 
         return cls(card, load_yolo(card))

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from vigil.config import ConfigError, load_config
+from vigil.config import ConfigError, load_config, load_site_config
 from vigil.detector.cards import CardError, load_cards
 from vigil.events.evidence import EvidenceError
 from vigil.events.store.records import EventRecord
@@ -196,6 +196,95 @@ def demo(
     video = make_sample_video(data / "demo" / "sample.mp4")
     err.print(f"sample video: {video}; config: {sample_config_path()}")
     detect(video, config=sample_config_path(), data=data, as_json=False)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="site YAML: cameras, rules")],
+    data: Annotated[Path | None, typer.Option("--data", help="data folder (db + media)")] = None,
+    duration: Annotated[
+        float | None, typer.Option("--for", help="stop after this many seconds")
+    ] = None,
+) -> None:
+    """Watch every camera of a site until SIGINT/SIGTERM, storing events with evidence."""
+    import logging
+    import os
+    import signal
+    import threading
+
+    from vigil.run import SiteRunner
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        site = load_site_config(config)
+        with err.status("loading models"):
+            runner = SiteRunner(site, data_dir=data)
+    except USER_ERRORS as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{exc.filename or config}: {exc.strerror or exc}") from None
+    except (ArgumentError, OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database: {reason}") from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second signal: the operator will not wait for the clips
+            os._exit(128 + signum)
+        err.print(f"{signal.Signals(signum).name}: stopping (again to force)")
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    summary = runner.run(stop, duration)
+    analysed = sum(summary.frames_analysed.values())
+    err.print(
+        f"stopped after {summary.seconds:.0f} s: {analysed} frames analysed on "
+        f"{len(summary.frames_analysed)} cameras, {summary.events_written} events stored"
+    )
+
+
+@app.command()
+def status(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="site YAML")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="data folder (db + media)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per camera")] = False,
+) -> None:
+    """Show each camera's health as its worker (`vigil run`) last stored it."""
+    from vigil.status import health_json, health_table, read_health
+
+    try:
+        storage = load_site_config(config).storage if config else None
+        url = storage.database_url if storage else None
+        data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
+        rows = read_health(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
+    except USER_ERRORS as exc:
+        raise fail(str(exc)) from None
+    except (ArgumentError, OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database: {reason}") from None
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(health_json(row)) + "\n")
+        return
+    if not rows:
+        out.print("no camera health stored yet")
+        return
+    # Outside a terminal (logs, watch, CI) do not squeeze the table into 80 columns.
+    (out if sys.stdout.isatty() else Console(width=160)).print(health_table(rows))
+
+
+def _mount_eval() -> None:
+    from vigil.evaluate.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_mount_eval()
 
 
 def main() -> None:

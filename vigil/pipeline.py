@@ -4,13 +4,13 @@
 >>> from vigil.detector.cards import load_cards
 >>> config = VigilConfig()
 >>> sorted(card.name for card in cards_for_rules(build_rules(config.rules), load_cards()))
-['fall', 'fire', 'helmet']
+['fall', 'fire', 'site_ppe']
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ import supervision as sv
 from vigil.config import ConfigError
 from vigil.detector.cards import ModelCard
 from vigil.detector.detector import Detector, empty_detections
+from vigil.detector.motion import RegionMotion
 from vigil.detector.tracking import ModelTracker
 from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
@@ -31,7 +32,8 @@ _loaded: dict[tuple[str, str], Detector] = {}
 
 
 def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
-    """The cards to run for ``rules``: each card providing a label some rule needs.
+    """The cards to run for ``rules``: each card providing a label some rule needs, less the
+    cards that a chosen card ``supersedes``.
 
     Raises ConfigError naming the rule when no card provides a label it cannot do without.
     """
@@ -46,7 +48,9 @@ def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[
                     "add a card for such a model or disable the rule"
                 )
         chosen.update((card.name, card) for card in cards.values() if card.labels & rule.needs)
-    return list(chosen.values())
+    # A card that supersedes another (it measured better on the same labels) replaces it.
+    replaced = {old for card in chosen.values() for old in card.supersedes}
+    return [card for name, card in chosen.items() if name not in replaced]
 
 
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
@@ -95,17 +99,26 @@ class CameraPipeline:
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
         }
+        self._motion = RegionMotion()
 
-    def detect(self, frame: Frame) -> sv.Detections:
-        """Every model's tracked detections for the frame, merged."""
+    def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
+        """Every model's tracked detections for the frame, merged.
+
+        ``raw`` holds each model's detections (by card name) when something else ran the
+        models already, e.g. the inference service that `vigil run` shares across cameras.
+        """
         per_model = [
-            self._trackers[d.name].update(d(frame.image), frame.pts) for d in self.detectors
+            self._trackers[d.name].update(
+                raw[d.name] if raw is not None else d(frame.image), frame.pts
+            )
+            for d in self.detectors
         ]
         per_model = [d for d in per_model if len(d)]
         return sv.Detections.merge(per_model) if per_model else _empty_tracked()
 
-    def analyse(self, frame: Frame) -> Analysis:
-        detections = self.detect(frame)
+    def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
+        # Motion inside smoke/fire boxes since the last analysed frame (flicker filter).
+        detections = self._motion.annotate(self.detect(frame, raw), frame.image)
         events: list[LifecycleEvent] = []
         for rule in self.rules:
             observations = rule.observe(detections, frame.shape, frame.wall)

@@ -253,6 +253,20 @@ class SmokeParams(RuleParams):
     min_area: float = Field(
         0.0005, ge=0, le=1, description="smallest box area, as a fraction of the frame area"
     )
+    max_area: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="largest box area, as a fraction of the frame area (a box over the whole "
+        "frame is haze or a dark scene, not a plume)",
+    )
+    min_motion: float = Field(
+        0.0,
+        ge=0,
+        description="smallest mean grey-level change inside the box since the previous analysed "
+        "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
+        "are dropped; 0 turns the filter off",
+    )
 
 
 class FireParams(RuleParams):
@@ -261,6 +275,20 @@ class FireParams(RuleParams):
     severity: Severity = "critical"
     min_area: float = Field(
         0.0005, ge=0, le=1, description="smallest box area, as a fraction of the frame area"
+    )
+    max_area: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="largest box area, as a fraction of the frame area (a box over the whole "
+        "frame is haze or a dark scene, not a plume)",
+    )
+    min_motion: float = Field(
+        0.0,
+        ge=0,
+        description="smallest mean grey-level change inside the box since the previous analysed "
+        "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
+        "are dropped; 0 turns the filter off",
     )
 
 

@@ -12,10 +12,11 @@ from vigil.events.zones import ZoneSet
 
 
 class RegionRule:
-    """Observes, per zone, the most confident box of ``label`` whose area is at least
-    ``min_area`` of the frame and whose bottom-centre (where smoke or flame rises from) is in
-    the zone. Subjects are ``"zone:<name>"``, or ``"frame"`` when the rule has no zones:
-    smoke and fire are not tracked, so the place is what persists.
+    """Observes, per zone, the most confident box of ``label`` whose area is between
+    ``min_area`` and ``max_area`` of the frame, whose motion (``data["motion"]``, see
+    ``vigil.detector.motion``) is not below ``min_motion``, and whose bottom-centre (where
+    smoke or flame rises from) is in the zone. Subjects are ``"zone:<name>"``, or ``"frame"``
+    when the rule has no zones: smoke and fire are not tracked, so the place is what persists.
     """
 
     name: str
@@ -33,7 +34,11 @@ class RegionRule:
         regions = select(detections, {self.label}, min_confidence=self.params.confidence)
         height, width = frame_shape
         areas = regions.box_area / float(max(height * width, 1))
-        regions = regions[areas >= self.params.min_area]
+        keep = (areas >= self.params.min_area) & (areas <= self.params.max_area)
+        if self.params.min_motion > 0 and "motion" in regions.data:
+            motion = np.asarray(regions.data["motion"], dtype=float)
+            keep &= ~(motion < self.params.min_motion)  # NaN (unknown, first frame) passes
+        regions = regions[keep]
         if len(regions) == 0:
             return []
         labels, conf = labels_of(regions), confidences_of(regions)

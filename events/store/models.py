@@ -117,3 +117,44 @@ class AuditRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index(None, "event_id"),)
+
+
+class CameraHealthRow(Base):
+    """The newest health of one camera, written by the worker that runs it (`vigil run`) and
+    read by `vigil status` and the API. One row per camera, overwritten about once a second."""
+
+    __tablename__ = "camera_health"
+
+    camera: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(Text)  # credentials masked
+    state: Mapped[str] = mapped_column(String(16))
+    state_since: Mapped[float]
+    fps_in: Mapped[float]
+    fps_analysed: Mapped[float]
+    last_frame_wall: Mapped[float | None]
+    reconnects: Mapped[int] = mapped_column(RowId)
+    skipped: Mapped[int] = mapped_column(RowId)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str] = mapped_column(String(256))  # host:pid of the worker
+    updated_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('connecting', 'live', 'stalled', 'failed', 'stopped')", name="state"
+        ),
+    )
+
+
+class CameraGapRow(Base):
+    """A hole in a camera's stream: no frame from ``start_wall`` to ``end_wall`` (epoch s)."""
+
+    __tablename__ = "camera_gaps"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(128))
+    start_wall: Mapped[float]
+    end_wall: Mapped[float]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "camera", "start_wall"),)

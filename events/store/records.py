@@ -84,3 +84,13 @@ class AuditRecord:
             "actor": self.actor,
             "note": self.note,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class GapRecord:
+    """A hole in a camera's stream: no frame between the two epoch times."""
+
+    camera: str
+    start_wall: float
+    end_wall: float
+    reason: str | None

@@ -22,7 +22,7 @@ New revisions (developers)::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,9 +43,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.events.violation import TimelinePoint, Violation
+from vigil.streams.health import CameraState, HealthSnapshot
 
-from .models import AuditRow, EventRow, TimelineRow
-from .records import AuditRecord, EventRecord, LifecycleState
+from .models import AuditRow, CameraGapRow, CameraHealthRow, EventRow, TimelineRow
+from .records import AuditRecord, EventRecord, GapRecord, LifecycleState
 from .workflow import WorkflowStatus, check_transition
 
 if TYPE_CHECKING:
@@ -174,6 +175,82 @@ class EventStore:
                 )
                 for r in session.scalars(query)
             ]
+
+    # --- live cameras ---------------------------------------------------------------------
+
+    def put_camera_health(self, snapshots: Iterable[HealthSnapshot], worker: str) -> None:
+        """Insert or overwrite each camera's health row, in one transaction."""
+        with self._sessions.begin() as session:
+            for h in snapshots:
+                session.merge(
+                    CameraHealthRow(
+                        camera=h.camera,
+                        name=h.name,
+                        source=h.source,
+                        state=h.state.value,
+                        state_since=h.state_since,
+                        fps_in=h.fps_in,
+                        fps_analysed=h.fps_analysed,
+                        last_frame_wall=h.last_frame_wall,
+                        reconnects=h.reconnects,
+                        skipped=h.skipped,
+                        last_error=h.last_error,
+                        worker=worker,
+                        updated_at=h.updated_at,
+                    )
+                )
+
+    def camera_health(self) -> list[HealthSnapshot]:
+        """Every camera's newest stored health, by camera id."""
+        with self._sessions() as session:
+            rows = session.scalars(select(CameraHealthRow).order_by(CameraHealthRow.camera))
+            return [
+                HealthSnapshot(
+                    camera=r.camera,
+                    name=r.name,
+                    source=r.source,
+                    state=CameraState(r.state),
+                    state_since=r.state_since,
+                    fps_in=r.fps_in,
+                    fps_analysed=r.fps_analysed,
+                    last_frame_wall=r.last_frame_wall,
+                    reconnects=r.reconnects,
+                    skipped=r.skipped,
+                    last_error=r.last_error,
+                    updated_at=r.updated_at,
+                    worker=r.worker,
+                )
+                for r in rows
+            ]
+
+    def add_gap(self, camera: str, start_wall: float, end_wall: float, reason: str | None) -> None:
+        """Record a hole in a camera's stream."""
+        with self._sessions.begin() as session:
+            session.add(
+                CameraGapRow(camera=camera, start_wall=start_wall, end_wall=end_wall, reason=reason)
+            )
+
+    def gaps(self, camera: str | None = None) -> list[GapRecord]:
+        """Recorded holes in streams, oldest first, optionally of one camera."""
+        query = select(CameraGapRow).order_by(CameraGapRow.start_wall, CameraGapRow.id)
+        if camera is not None:
+            query = query.where(CameraGapRow.camera == camera)
+        with self._sessions() as session:
+            return [
+                GapRecord(r.camera, r.start_wall, r.end_wall, r.reason)
+                for r in session.scalars(query)
+            ]
+
+    def end_abandoned(self, cameras: Iterable[str]) -> int:
+        """End the events of these cameras that a worker left open (it was killed before it
+        could end them); returns how many. Their evidence is whatever was stored."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(EventRow)
+                .where(EventRow.camera.in_(list(cameras)), EventRow.state == "open")
+                .values(state=LifecycleState.ENDED.value, updated_at=time.time())
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def dispose(self) -> None:
         """Close the store's pooled connections."""

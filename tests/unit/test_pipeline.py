@@ -70,3 +70,14 @@ def test_file_source_reads_every_frame_in_order(videos: Path):
 def test_file_source_rejects_a_directory(tmp_path: Path):
     with pytest.raises(SourceError, match="not a file"):
         FileSource(tmp_path)
+
+
+def test_a_card_that_supersedes_another_replaces_it():
+    site = ModelCard(
+        name="site", weights={"path": "site.pt"}, licence="MIT", source="test",
+        class_map={"hat": "head_helmet", "bare": "head_bare", "person": "person"},
+        supersedes=["helmet"],
+    )  # fmt: skip
+    config = RulesConfig.model_validate({"no_helmet": {}, "fall": {}})
+    names = sorted(c.name for c in cards_for_rules(build_rules(config), {**CARDS, "site": site}))
+    assert names == ["fall", "site"]

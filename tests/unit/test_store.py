@@ -23,7 +23,14 @@ from vigil.events.store.workflow import (
 )
 from vigil.events.violation import TimelinePoint, Violation
 
-TABLES = {"events", "event_timeline", "event_audit", "alembic_version"}
+TABLES = {
+    "events",
+    "event_timeline",
+    "event_audit",
+    "camera_health",
+    "camera_gaps",
+    "alembic_version",
+}
 
 
 @pytest.fixture
@@ -67,7 +74,7 @@ def test_migrate_from_empty(url: str) -> None:
         store.migrate()  # idempotent
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         with store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == "0002"
             # The hand-written revision and the models describe the same schema.
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert store.list_events() == []
@@ -197,3 +204,39 @@ def test_for_data_dir_creates_sqlite_file(tmp_path: Path) -> None:
         v = open_event(store)
         assert store.get_event(v.id) is not None
     assert (data_dir / "vigil.db").is_file()
+
+
+def test_camera_health_is_overwritten_per_camera_and_gaps_recorded(store: EventStore) -> None:
+    from vigil.streams.health import CameraState, HealthSnapshot
+
+    def snap(state: CameraState, at: float, error: str | None = None) -> HealthSnapshot:
+        return HealthSnapshot(
+            camera="gate-3",
+            name="Gate 3",
+            source="rtsp://u:***@cam/1",
+            state=state,
+            state_since=at,
+            fps_in=25.0,
+            fps_analysed=2.0,
+            last_frame_wall=at,
+            reconnects=1,
+            skipped=0,
+            last_error=error,
+            updated_at=at,
+        )
+
+    store.put_camera_health([snap(CameraState.LIVE, 1.0)], worker="host:1")
+    store.put_camera_health([snap(CameraState.FAILED, 2.0, "401 Unauthorized")], worker="host:1")
+    (row,) = store.camera_health()
+    assert (row.state, row.last_error, row.worker) == (
+        CameraState.FAILED,
+        "401 Unauthorized",
+        "host:1",
+    )
+    store.add_gap("gate-3", 10.0, 12.5, "stream ended")
+    assert [(g.start_wall, g.end_wall, g.reason) for g in store.gaps("gate-3")] == [
+        (10.0, 12.5, "stream ended")
+    ]
+    v = open_event(store, camera="gate-3")
+    assert store.end_abandoned(["gate-3"]) == 1
+    assert store.get_event(v.id).state is LifecycleState.ENDED

@@ -1,0 +1,199 @@
+"""Real network sources for live tests: GStreamer's RTSP server (tests/rtsp_server.py, run by
+Debian's /usr/bin/python3) and a TCP server that answers with random bytes. Loopback only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parent / "rtsp_server.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rtsp_server_available() -> str | None:
+    """None when the RTSP server can run here, else why not (for a skip)."""
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} not found"
+    probe = subprocess.run(
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0'); "
+            "from gi.repository import GstRtspServer",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
+    if probe.returncode:
+        return "GStreamer RTSP server bindings missing (.ci/run installs them)"
+    return None
+
+
+class RtspServer:
+    """``rtsp://127.0.0.1:PORT/NAME`` for each ``NAME=file``; kill and start it at will."""
+
+    def __init__(
+        self, mounts: dict[str, Path], user: str | None = None, password: str = ""
+    ) -> None:
+        self.mounts, self.user, self.password = mounts, user, password
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, name: str, credentials: str | None = None) -> str:
+        auth = f"{credentials}@" if credentials else ""
+        return f"rtsp://{auth}127.0.0.1:{self.port}/{name}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        args = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port)]
+        for name, path in self.mounts.items():
+            args += ["--mount", f"{name}={path}"]
+        if self.user:
+            args += ["--user", self.user, "--password", self.password]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        )
+        ready: list[str] = []
+        reader = threading.Thread(target=lambda: ready.append(self.process.stdout.readline()))
+        reader.start()
+        reader.join(timeout)
+        if not ready or not ready[0].startswith("READY"):
+            self.kill()
+            raise RuntimeError(f"RTSP server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashing camera or server would go: no goodbye to clients."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open but nothing arrives (a hung camera, a cut cable)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def __enter__(self) -> RtspServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class GarbageServer:
+    """Accepts TCP connections and sends random bytes: a 'camera' that speaks nonsense."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._babble, args=(conn,), daemon=True).start()
+
+    def _babble(self, conn: socket.socket) -> None:
+        with conn:
+            deadline = time.monotonic() + 5
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    conn.sendall(os.urandom(4096))
+                except OSError:
+                    return
+                time.sleep(0.01)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+class MjpegServer:
+    """An HTTP MJPEG camera (multipart/x-mixed-replace JPEGs, as many IP cameras serve) at
+    ``http://127.0.0.1:PORT/video``, looping a video's frames at ``fps``."""
+
+    def __init__(self, video: Path, fps: float = 10.0, seconds: float = 5.0) -> None:
+        import http.server
+
+        import av
+        import cv2
+
+        jpegs = []
+        with av.open(str(video)) as container:
+            for frame in container.decode(video=0):
+                if frame.time is not None and frame.time >= seconds:
+                    break
+                if len(jpegs) < frame.time * fps:
+                    ok, data = cv2.imencode(".jpg", frame.to_ndarray(format="bgr24"))
+                    jpegs.append(data.tobytes())
+        period = 1.0 / fps
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    i = 0
+                    while not server.stopped:
+                        jpeg = jpegs[i % len(jpegs)]
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\n"
+                            + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                            + jpeg
+                            + b"\r\n"
+                        )
+                        i += 1
+                        time.sleep(period)
+                except OSError:
+                    return
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = self
+        self.stopped = False
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/video"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stopped = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def wait_for(predicate, timeout: float, what: str, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")

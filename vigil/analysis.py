@@ -1,0 +1,220 @@
+"""The inference service of a worker: one thread that runs the shared models for every camera.
+
+Models are loaded once per process (:func:`vigil.pipeline.load_detectors`) and only this
+thread calls them, so no model is ever used by two threads at once (ultralytics predictors are
+not thread-safe). Each camera is analysed at its own rate: a live camera is *due* every
+``1/fps`` seconds and then gets the newest frame its reader holds; a recorded file gets its next
+sampled frame whenever the service has time. Cameras take turns (round robin), so a file read
+as fast as possible cannot starve a live camera.
+
+Frames are run one at a time by default. With ``max_batch > 1``, the frames due together that
+have the same size are run through each model in one call. On the 2-core development CPU that
+gained 8-13 % throughput for cameras of one size (``benchmarks/live_capacity.py
+--same-footage --max-batch``), the helmet model alone ran slower batched, and frames of mixed
+sizes gain nothing (a mixed batch is letterboxed to one square size:
+``benchmarks/inference_batching.py``); so it is off unless configured, which also keeps each
+frame's latency to its own models' time.
+
+Example::
+
+    service = InferenceService(cameras, on_analysis=handle, max_batch=1)
+    service.start()
+    ...
+    service.stop(); service.join()
+    leftover = service.finish_all()    # ends every open violation
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import supervision as sv
+
+from vigil.events.violation import LifecycleEvent
+from vigil.pipeline import Analysis, CameraPipeline
+from vigil.streams.frame import Frame
+from vigil.streams.reader import CameraReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AnalysedCamera:
+    """A camera as the service sees it: where its frames come from and what analyses them."""
+
+    id: str
+    reader: CameraReader
+    pipeline: CameraPipeline
+    fps: float
+    next_due: float = 0.0  # monotonic time the next live frame is due
+    last_frame: Frame | None = None
+    analysed: int = 0
+    done: bool = False  # a recorded source that was analysed to its end
+    errors: int = field(default=0)
+
+    @property
+    def live(self) -> bool:
+        return self.reader.spec.live
+
+
+AnalysisListener = Callable[[AnalysedCamera, list[LifecycleEvent]], None]
+
+
+class InferenceService:
+    """Runs every camera's frames through the shared models, then its tracker, rules and
+    lifecycle (:class:`~vigil.pipeline.CameraPipeline`); hands the lifecycle events on.
+
+    Args:
+        cameras: the cameras of this worker.
+        on_events: called (on the service thread) with each analysed frame's events; must
+            not block (the evidence writer only queues them).
+        on_done: called when a recorded source has been analysed to its end.
+        max_batch: frames of the same size run through a model in one call.
+        wakeup: set by readers when a frame is ready; the service sleeps on it.
+    """
+
+    def __init__(
+        self,
+        cameras: list[AnalysedCamera],
+        on_events: AnalysisListener,
+        *,
+        on_done: Callable[[AnalysedCamera], None] | None = None,
+        max_batch: int = 1,
+        wakeup: threading.Event | None = None,
+    ) -> None:
+        self.cameras = cameras
+        self.on_events = on_events
+        self.on_done = on_done
+        self.max_batch = max_batch
+        self.wakeup = wakeup or threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._turn = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wakeup.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def all_done(self) -> bool:
+        return all(c.done for c in self.cameras)
+
+    def finish_all(self) -> None:
+        """End every open violation of every camera (after :meth:`stop` and :meth:`join`)."""
+        for camera in self.cameras:
+            if not camera.done:
+                self._finish(camera)
+
+    # --- the service thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            worked = False
+            due = self._due(now)
+            if self.max_batch > 1:
+                taken = [(c, f) for c in due if (f := self._take(c, now)) is not None]
+                self._analyse_batch(taken)
+                worked = bool(taken)
+            else:
+                for camera in due:
+                    if self._stop.is_set():
+                        break
+                    # Taken just before its turn, so the frame is as fresh as it can be.
+                    frame = self._take(camera, time.monotonic())
+                    if frame is not None:
+                        self._analyse(camera, frame, None)
+                        worked = True
+            if not worked:
+                self._retire_finished()
+                self.wakeup.wait(self._sleep(now))
+                self.wakeup.clear()
+
+    def _due(self, now: float) -> list[AnalysedCamera]:
+        n = len(self.cameras)
+        self._turn = (self._turn + 1) % max(n, 1)
+        order = self.cameras[self._turn :] + self.cameras[: self._turn]
+        return [c for c in order if not c.done and (not c.live or now >= c.next_due)]
+
+    def _take(self, camera: AnalysedCamera, now: float) -> Frame | None:
+        frame = camera.reader.take()
+        if frame is None and camera.live:
+            # No frame yet (stalled, reconnecting): lateness counts from now, not from before.
+            camera.next_due = max(camera.next_due, now) if camera.next_due else 0.0
+        if frame is not None and camera.live:
+            interval = 1.0 / camera.fps
+            late = now - camera.next_due
+            if camera.next_due and late >= interval:
+                camera.reader.health.skip(int(late / interval))
+            # Behind schedule (a slow model): analyse as soon as possible, never in a burst.
+            camera.next_due = max(camera.next_due + interval, now)
+        return frame
+
+    def _sleep(self, now: float) -> float:
+        # Cameras already due but without a frame wake the service through ``wakeup``.
+        waits = [c.next_due - now for c in self.cameras if c.live and c.next_due > now]
+        return min(max(min(waits, default=0.1), 0.005), 0.1)
+
+    def _analyse(
+        self, camera: AnalysedCamera, frame: Frame, raw: dict[str, sv.Detections] | None
+    ) -> None:
+        try:
+            analysis: Analysis = camera.pipeline.analyse(frame, raw)
+        except Exception:
+            camera.errors += 1
+            if camera.errors <= 3 or camera.errors % 100 == 0:
+                log.exception("camera %s: analysis failed (%d times)", camera.id, camera.errors)
+            return
+        camera.last_frame = frame
+        camera.analysed += 1
+        camera.reader.health.analysed()
+        if analysis.events:
+            self.on_events(camera, analysis.events)
+
+    def _analyse_batch(self, taken: list[tuple[AnalysedCamera, Frame]]) -> None:
+        """Each model once per group of same-sized frames, then each camera's pipeline."""
+        raw: dict[str, dict[str, sv.Detections]] = {c.id: {} for c, _ in taken}
+        detectors = {d.name: d for c, _ in taken for d in c.pipeline.detectors}
+        for name, detector in detectors.items():
+            users = [(c, f) for c, f in taken if any(d.name == name for d in c.pipeline.detectors)]
+            by_shape: dict[tuple[int, int], list[tuple[AnalysedCamera, Frame]]] = {}
+            for c, f in users:
+                by_shape.setdefault(f.shape, []).append((c, f))
+            for group in by_shape.values():
+                for i in range(0, len(group), self.max_batch):
+                    chunk = group[i : i + self.max_batch]
+                    try:
+                        results = detector.batch([f.image for _, f in chunk])
+                    except Exception:
+                        log.exception("model %s failed on a batch of %d", name, len(chunk))
+                        continue
+                    for (c, _), result in zip(chunk, results, strict=True):
+                        raw[c.id][name] = result
+        for camera, frame in taken:
+            if len(raw[camera.id]) == len(camera.pipeline.detectors):
+                self._analyse(camera, frame, raw[camera.id])
+
+    def _retire_finished(self) -> None:
+        for camera in self.cameras:
+            if not camera.done and not camera.live and camera.reader.exhausted:
+                self._finish(camera)
+
+    def _finish(self, camera: AnalysedCamera) -> None:
+        last = camera.last_frame
+        pts, wall = (last.pts, last.wall) if last is not None else (0.0, time.time())
+        events = camera.pipeline.finish(pts, wall)
+        camera.done = True
+        if events:
+            self.on_events(camera, events)
+        if self.on_done is not None:
+            self.on_done(camera)

@@ -1,0 +1,1 @@
+"""Evaluation: detector accuracy on labelled images, event accuracy of the pipeline on videos."""

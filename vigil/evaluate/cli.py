@@ -1,0 +1,312 @@
+"""`vigil eval images|videos`: the evaluation commands (mounted by vigil/cli.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.detector.cards import CardError, ModelCard, load_card, load_cards
+from vigil.evaluate.dataset import DatasetError
+
+eval_app = typer.Typer(
+    help="Measure accuracy: detectors on labelled images, the pipeline on videos.",
+    no_args_is_help=True,
+)
+# Tables are wide: outside a terminal (logs, CI) do not squeeze them into 80 columns.
+out = Console() if sys.stdout.isatty() else Console(width=160)
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _cards(names: list[str], card_files: list[Path], card_dirs: list[Path]) -> list[ModelCard]:
+    available = load_cards(card_dirs)
+    chosen = [load_card(p) for p in card_files]
+    for name in names:
+        if name not in available:
+            raise CardError(f"no model card named {name!r} (have: {', '.join(available)})")
+        chosen.append(available[name])
+    if not chosen:
+        raise CardError("give at least one --model NAME or --card FILE")
+    return chosen
+
+
+def _f(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _thresholds(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        label, _, value = item.partition("=")
+        try:
+            out[label.strip()] = float(value)
+        except ValueError:
+            raise DatasetError(f"--threshold {item!r}: expected label=number") from None
+    return out
+
+
+def _paths(detectors, path: str, imgsz, person_model: str, crop_imgsz: int, tiles: int) -> list:
+    from vigil.evaluate.cascade import PersonCascade, Tiled
+    from vigil.evaluate.images import FullFrame
+    from vigil.pipeline import load_detectors
+
+    if path == "full":
+        return [FullFrame(d, imgsz) for d in detectors]
+    if path == "tiled":
+        return [Tiled(d, tiles) for d in detectors]
+    if path == "cascade":
+        (people,) = load_detectors(_cards([person_model], [], []))
+        return [PersonCascade(people, d, imgsz=crop_imgsz) for d in detectors]
+    raise DatasetError(f"--path {path!r}: use full, cascade or tiled")
+
+
+@eval_app.command("images")
+def images(
+    folder: Annotated[Path, typer.Argument(help="YOLO set: data.yaml, or images/ + labels/")],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="model card name (repeatable)")
+    ] = None,
+    card: Annotated[
+        list[Path] | None, typer.Option("--card", help="a model card file (repeatable)")
+    ] = None,
+    cards_dir: Annotated[
+        list[Path] | None, typer.Option("--cards", help="extra folder of model cards")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="split folder or data.yaml key (default val)")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="SetClass=canonical_label (repeatable)"),
+    ] = None,
+    map_file: Annotated[
+        Path | None, typer.Option("--map-file", help="YAML {SetClass: canonical_label}")
+    ] = None,
+    imgsz: Annotated[
+        int | None, typer.Option("--imgsz", help="input size (default: card's)")
+    ] = None,
+    path: Annotated[
+        str,
+        typer.Option(
+            "--path", help="full (whole frame), cascade (people first, then heads), tiled"
+        ),
+    ] = "full",
+    person_model: Annotated[
+        str, typer.Option("--person-model", help="cascade: card that finds people")
+    ] = "fall",
+    crop_imgsz: Annotated[
+        int, typer.Option("--crop-imgsz", help="cascade: input size for each crop")
+    ] = 320,
+    tiles: Annotated[int, typer.Option("--tiles", help="tiled: N x N tiles")] = 2,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option("--threshold", help="label=value: operating threshold to report at"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="first N images only")] = None,
+    part: Annotated[
+        str | None,
+        typer.Option("--part", help="K/N: only images whose index modulo N is K (dev/test halves)"),
+    ] = None,
+    as_json: Annotated[
+        Path | None, typer.Option("--json", help="also write the report here")
+    ] = None,
+) -> None:
+    """Per-label AP50, P/R/F1 at the card's threshold and at the F1-best one, and ms/image.
+
+    Example: vigil eval images ../shared/data/helmet/construction_site_safety_v28_medoju
+    --split valid --model helmet --map Hardhat=head_helmet --map NO-Hardhat=head_bare
+    """
+    from vigil.evaluate.dataset import load_class_map, load_set, parse_class_map
+    from vigil.evaluate.images import evaluate_images, set_name
+    from vigil.pipeline import load_detectors
+
+    try:
+        class_map = parse_class_map(map_ or [])
+        if map_file:
+            class_map = {**load_class_map(map_file), **class_map}
+        if not class_map:
+            raise DatasetError("give a class map: --map SetClass=label or --map-file FILE")
+        labelled = load_set(folder, split)
+        if part:
+            labelled = labelled.part(part)
+        cards = _cards(model or [], card or [], cards_dir or [])
+        with err.status("loading models"):
+            paths = _paths(load_detectors(cards), path, imgsz, person_model, crop_imgsz, tiles)
+        operating = _thresholds(threshold or [])
+        for p in paths:
+            p.operating = operating
+        with err.status(f"evaluating {len(labelled)} images") as status:
+            report = evaluate_images(
+                labelled,
+                class_map,
+                paths,
+                limit,
+                on_image=lambda n: status.update(f"evaluating: image {n}/{len(labelled)}"),
+            )
+    except (CardError, DatasetError) as exc:
+        raise _fail(str(exc)) from None
+    report.set = (
+        f"{set_name(folder)}" + (f"/{split}" if split else "") + (f" part {part}" if part else "")
+    )
+    table = Table(title=f"{report.set}: {report.n_images} images")
+    for column in (
+        "label",
+        "model",
+        "boxes",
+        "AP50",
+        "thr",
+        "P",
+        "R",
+        "F1",
+        "R@.3",
+        "best thr",
+        "P",
+        "R",
+        "F1",
+    ):
+        table.add_column(column, justify="left" if column in ("label", "model") else "right")
+    for r in report.labels:
+        a, b = r.at_threshold, r.at_best
+        table.add_row(
+            r.label,
+            r.path,
+            str(r.gt_boxes),
+            _f(r.ap50),
+            f"{r.threshold:.2f}",
+            _f(a.precision),
+            _f(a.recall),
+            _f(a.f1),
+            _f(r.recall_iou30),
+            f"{r.best_threshold:.2f}",
+            _f(b.precision),
+            _f(b.recall),
+            _f(b.f1),
+        )
+    out.print(table)
+    out.print(
+        "CPU ms per image (process time; 1 thread unless OMP_NUM_THREADS says more): "
+        + ", ".join(f"{k} {v}" for k, v in report.ms_per_image.items())
+    )
+    if report.persons:
+        out.print("per person (helmet status of labelled people): " + ", ".join(
+            f"{k} {v}" for k, v in report.persons.items()
+        ))  # fmt: skip
+    if as_json:
+        as_json.parent.mkdir(parents=True, exist_ok=True)
+        as_json.write_text(json.dumps(report.as_dict(), indent=1))
+
+
+def _opt(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "—" if x is None else fmt.format(x)
+
+
+@eval_app.command("videos")
+def videos(
+    ground_truth: Annotated[
+        Path, typer.Option("--gt", help="folder of ground-truth YAML files")
+    ] = Path("datasets/ground_truth"),
+    videos_dir: Annotated[Path, typer.Option("--videos", help="folder holding the videos")] = Path(
+        "../shared/data/videos"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML config (default: rule defaults)")
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="cache of per-frame boxes (re-runs skip the models)"),
+    ] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option("--threshold", help="label=value overriding a card threshold (repeatable)"),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="seconds of slack when matching events")
+    ] = 1.0,
+    as_json: Annotated[
+        Path | None, typer.Option("--json", help="also write the report here")
+    ] = None,
+) -> None:
+    """Event precision/recall per rule against ground truth, and false alarms per hour.
+
+    Example: vigil eval videos --gt datasets/ground_truth --videos ../shared/data/videos
+    """
+    from vigil.config import ConfigError, load_config
+    from vigil.evaluate.groundtruth import GroundTruthError, load_ground_truth_dir
+    from vigil.evaluate.videos import evaluate_videos
+    from vigil.streams.file import SourceError
+
+    try:
+        settings = load_config(config)
+        overrides = {}
+        for item in threshold or []:
+            label, _, value = item.partition("=")
+            try:
+                overrides[label.strip()] = float(value)
+            except ValueError:
+                raise ConfigError(f"--threshold {item!r}: expected label=number") from None
+        truths = load_ground_truth_dir(ground_truth)
+        with err.status("evaluating") as status:
+            report = evaluate_videos(
+                truths,
+                videos_dir,
+                settings,
+                cache_dir=cache,
+                thresholds=overrides,
+                tolerance=tolerance,
+                on_video=lambda what: status.update(f"detecting: {what}"),
+            )
+    except (CardError, ConfigError, GroundTruthError, SourceError) as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"Events on {len(truths)} videos ({report.frames} analysed frames)")
+    for column in (
+        "rule",
+        "GT events",
+        "found",
+        "recall",
+        "raised",
+        "true",
+        "false",
+        "ignored",
+        "precision",
+        "clean min",
+        "false/h",
+        "delay s",
+    ):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule, s in sorted(report.scores.items()):
+        d = s.as_dict()
+        table.add_row(
+            rule,
+            str(s.gt_events),
+            str(s.gt_matched),
+            _opt(s.recall),
+            str(s.predicted),
+            str(s.true_predictions),
+            str(s.false_alarms),
+            str(s.ignored),
+            _opt(s.precision),
+            f"{s.negative_seconds / 60:.1f}",
+            _opt(s.false_alarms_per_hour, "{:.0f}"),
+            _opt(d["median_delay_s"], "{:.1f}"),
+        )
+    out.print(table)
+    for rule, why in report.skipped.items():
+        out.print(f"not scored: {rule}: {why}")
+    if report.ms_per_frame:
+        out.print(
+            "CPU ms per frame (process time): "
+            + ", ".join(f"{k} {v}" for k, v in report.ms_per_frame.items())
+        )
+    if as_json:
+        as_json.parent.mkdir(parents=True, exist_ok=True)
+        as_json.write_text(json.dumps(report.as_dict(), indent=1))

@@ -1,0 +1,317 @@
+"""`vigil eval videos`: event-level accuracy of the whole pipeline (models + rules) on videos.
+
+Two stages, so rule parameters and thresholds can be calibrated without re-running models:
+
+1. :func:`detect_frames` runs each model card on the frames the sampler picks (``fps``), keeping
+   every box above a low floor (``CACHE_CONF``), and caches them per (video, card, fps, imgsz).
+2. :func:`replay` feeds those frames through the real :class:`~vigil.pipeline.CameraPipeline`
+   (tracking, rules, violation lifecycle) with :class:`CachedDetector` in place of the models,
+   which applies the card's per-label thresholds (or overrides) to the cached boxes.
+
+Example:
+    >>> truths = load_ground_truth_dir(Path("datasets/ground_truth"))  # doctest: +SKIP
+    >>> videos = Path("../shared/data/videos")
+    >>> report = evaluate_videos(truths, videos, VigilConfig())  # doctest: +SKIP
+    >>> report.scores["fall"].recall  # doctest: +SKIP
+    1.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from vigil.config import ConfigError, VigilConfig
+from vigil.detector.cards import ModelCard, load_cards
+from vigil.detector.detector import Detector, empty_detections
+from vigil.evaluate.groundtruth import GroundTruth, Predicted, RuleScore, score
+from vigil.evaluate.images import FullFrame
+from vigil.events.rules import RulesConfig, build_rules
+from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
+from vigil.streams.file import FileSource, Sampler
+from vigil.streams.frame import Frame
+
+CACHE_CONF = 0.05  # boxes kept in the cache; thresholds under this cannot be replayed
+CACHE_VERSION = 1
+
+
+@dataclass(slots=True)
+class FrameBoxes:
+    """One analysed frame's raw boxes from one model (labels canonical, no thresholds)."""
+
+    pts: float
+    wall: float
+    shape: tuple[int, int]
+    xyxy: np.ndarray
+    confidence: np.ndarray
+    label: np.ndarray
+
+    def detections(self) -> sv.Detections:
+        if len(self.xyxy) == 0:
+            return empty_detections()
+        d = sv.Detections(
+            xyxy=self.xyxy.astype(float),
+            confidence=self.confidence.astype(float),
+            class_id=np.zeros(len(self.xyxy), dtype=int),
+        )
+        d.data["label"] = self.label.astype(object)
+        return d
+
+
+def _cache_key(video: Path, card: ModelCard, fps: float, imgsz: int) -> str:
+    weights = card.resolve_weights()
+    stamp = f"{video.resolve()}|{video.stat().st_size}|{weights}|{weights.stat().st_size}"
+    stamp += f"|{card.name}|{fps}|{imgsz}|{getattr(card, 'agnostic_nms', False)}|{CACHE_VERSION}"
+    return hashlib.sha1(stamp.encode()).hexdigest()[:16]
+
+
+def _cache_file(
+    video: Path, card: ModelCard, fps: float, imgsz: int, cache_dir: Path | None
+) -> Path | None:
+    if cache_dir is None:
+        return None
+    key = _cache_key(video, card, fps, imgsz)
+    return Path(cache_dir) / f"{video.stem}.{card.name}.{key}.pkl"
+
+
+def detect_frames(
+    video: Path,
+    detector: Detector,
+    fps: float,
+    cache_dir: Path | None = None,
+    imgsz: int | None = None,
+) -> list[FrameBoxes]:
+    """The model's boxes (conf >= CACHE_CONF) on each frame the sampler takes at ``fps``."""
+    imgsz = imgsz or detector.card.imgsz
+    cache = _cache_file(video, detector.card, fps, imgsz, cache_dir)
+    if cache is not None and cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    path = FullFrame(detector, imgsz, conf=CACHE_CONF)
+    sampler = Sampler(fps)
+    frames = []
+    for frame in FileSource(video):
+        if not sampler.take(frame.pts):
+            continue
+        det = path(frame.image)
+        frames.append(
+            FrameBoxes(
+                frame.pts,
+                frame.wall,
+                frame.shape,
+                det.xyxy.astype(np.float32),
+                det.confidence.astype(np.float32),
+                np.asarray(det.data["label"], dtype=object),
+            )
+        )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps(frames))
+    return frames
+
+
+class CachedDetector:
+    """Stands in for a :class:`Detector` in the pipeline: the current frame's cached boxes,
+    through the card's per-label thresholds (``thresholds`` overrides some labels)."""
+
+    def __init__(self, card: ModelCard, thresholds: dict[str, float] | None = None) -> None:
+        self.card = card
+        self.name = card.name
+        self.thresholds = thresholds or {}
+        self.current: FrameBoxes | None = None
+
+    def threshold(self, label: str) -> float:
+        return self.thresholds.get(label, self.card.threshold(label))
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        if self.current is None:
+            return empty_detections()
+        det = self.current.detections()
+        if len(det) == 0:
+            return det
+        limits = np.array([self.threshold(str(lb)) for lb in det.data["label"]])
+        kept = det[det.confidence >= limits]
+        kept.data["model"] = np.full(len(kept), self.name, dtype=object)
+        return kept
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        return [self(image) for image in images]
+
+
+def replay(
+    frames: dict[str, list[FrameBoxes]],
+    cards: list[ModelCard],
+    rules: RulesConfig,
+    fps: float,
+    thresholds: dict[str, float] | None = None,
+    images: list[np.ndarray] | None = None,
+) -> list[Predicted]:
+    """Run the pipeline (trackers, rules, lifecycle) over cached boxes; the violations raised.
+
+    ``frames`` maps card name to that card's frames of one video (same sampling for all);
+    ``images`` are those frames' pixels (needed by the smoke/fire motion filter), if kept.
+    """
+    rule_objs = build_rules(rules)
+    if not rule_objs:
+        return []
+    needed = {c.name for c in cards_for_rules(rule_objs, {c.name: c for c in cards})}
+    stand_ins = [CachedDetector(c, thresholds) for c in cards if c.name in needed]
+    pipeline = CameraPipeline("eval", rule_objs, stand_ins, fps=fps)  # type: ignore[arg-type]
+    timeline = frames[stand_ins[0].name]
+    ended = []
+    for i, step in enumerate(timeline):
+        for d in stand_ins:
+            d.current = frames[d.name][i]
+        # Without pixels, a zero-depth image gives the pipeline the frame's shape only.
+        image = images[i] if images is not None else np.zeros((*step.shape, 0), np.uint8)
+        analysis = pipeline.analyse(Frame(image, step.pts, step.wall, "eval", i))
+        ended += [e.violation for e in analysis.events if e.phase.value == "ended"]
+    if timeline:
+        ended += [e.violation for e in pipeline.finish(timeline[-1].pts, timeline[-1].wall)]
+    return [
+        Predicted(v.rule, v.start_pts, v.end_pts, v.zone, v.peak_confidence)
+        for v in sorted(ended, key=lambda v: v.start_pts)
+    ]
+
+
+def rules_for(base: RulesConfig, gt: GroundTruth, provided: frozenset[str]) -> RulesConfig:
+    """The rules to run on ``gt``'s clip: the base config's, merged with the clip's settings,
+    limited to the rules it scores (and that some model can serve)."""
+    raw = base.model_dump(exclude_none=True)
+    for rule, extra in gt.config.items():
+        raw[rule] = {**raw.get(rule, {}), **extra}
+    raw = {k: v for k, v in raw.items() if k in gt.rules}
+    cfg = RulesConfig.model_validate(raw)
+    for name in list(cfg.enabled()):
+        rule = build_rules(RulesConfig.model_validate({name: raw[name]}))[0]
+        if not all(group & provided for group in rule.requires):
+            setattr(cfg, name, None)
+    return cfg
+
+
+@dataclass(slots=True)
+class VideosReport:
+    scores: dict[str, RuleScore]
+    predictions: dict[str, list[Predicted]]
+    skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it was not scored
+    ms_per_frame: dict[str, float] = field(default_factory=dict)
+    frames: int = 0  # analysed frames, all clips
+
+    def as_dict(self) -> dict:
+        return {
+            "scores": {k: v.as_dict() for k, v in self.scores.items()},
+            "predictions": {
+                video: [_pred(p) for p in preds] for video, preds in self.predictions.items()
+            },
+            "skipped": self.skipped,
+            "ms_per_frame": self.ms_per_frame,
+            "frames": self.frames,
+        }
+
+
+def _pred(p: Predicted) -> dict:
+    return {
+        "rule": p.rule,
+        "start": round(p.start, 2),
+        "end": round(p.end, 2),
+        "zone": p.zone,
+        "confidence": round(p.confidence, 3),
+    }
+
+
+def evaluate_videos(
+    truths: list[GroundTruth],
+    videos_dir: Path,
+    config: VigilConfig,
+    cache_dir: Path | None = None,
+    thresholds: dict[str, float] | None = None,
+    tolerance: float = 1.0,
+    on_video: Callable[[str], None] | None = None,
+    frames_cache: dict[tuple[str, str], list[FrameBoxes]] | None = None,
+) -> VideosReport:
+    """Score the pipeline's events on every ground-truth clip (see module docstring)."""
+    import time
+
+    all_cards = load_cards(config.models.card_dirs)
+    provided = frozenset().union(*(c.labels for c in all_cards.values()))
+    base = config.rules
+    predictions: dict[str, list[Predicted]] = {}
+    skipped: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    n_frames: dict[str, int] = {}
+    scored: set[str] = set()
+    per_video: dict[str, int] = {}  # analysed frames per clip
+    for gt in truths:
+        video = Path(videos_dir) / gt.video
+        if not video.is_file():
+            raise ConfigError(f"{video}: video of ground truth {gt.video!r} not found")
+        rules = rules_for(base, gt, provided)
+        for name in gt.rules:
+            if name not in rules.enabled():
+                skipped.setdefault(name, _why_skipped(name, base, gt))
+        enabled = rules.enabled()
+        scored |= set(enabled)
+        if not enabled:
+            predictions[gt.video] = []
+            continue
+        cards = cards_for_rules(build_rules(rules), all_cards)
+        frames: dict[str, list[FrameBoxes]] = {}
+        for card in cards:
+            key = (gt.video, card.name)
+            if frames_cache is not None and key in frames_cache:
+                frames[card.name] = frames_cache[key]
+                continue
+            if on_video:
+                on_video(f"{gt.video}: {card.name}")
+            (detector,) = load_detectors([card])
+            cache = _cache_file(video, card, config.fps, card.imgsz, cache_dir)
+            hit = cache is not None and cache.is_file()
+            began = time.process_time()
+            frames[card.name] = detect_frames(video, detector, config.fps, cache_dir)
+            if not hit:  # CPU cost only when the model ran (decoding included)
+                seconds[card.name] = seconds.get(card.name, 0.0) + time.process_time() - began
+                n_frames[card.name] = n_frames.get(card.name, 0) + len(frames[card.name])
+            per_video[gt.video] = max(per_video.get(gt.video, 0), len(frames[card.name]))
+            if frames_cache is not None:
+                frames_cache[key] = frames[card.name]
+        images = None
+        if _needs_pixels(rules):
+            key = (gt.video, "_images")
+            if frames_cache is None or key not in frames_cache:
+                images = sampled_images(video, config.fps)
+                if frames_cache is not None:
+                    frames_cache[key] = images  # type: ignore[assignment]
+            else:
+                images = frames_cache[key]  # type: ignore[assignment]
+        predictions[gt.video] = replay(frames, cards, rules, config.fps, thresholds, images)
+    scores = score(truths, predictions, tolerance, rules=scored)
+    report = VideosReport(
+        scores, predictions, {k: v for k, v in skipped.items() if k not in scored}
+    )
+    report.ms_per_frame = {
+        k: round(1000 * s / n_frames[k], 1) for k, s in seconds.items() if n_frames.get(k)
+    }
+    report.frames = sum(per_video.values())
+    return report
+
+
+def _needs_pixels(rules: RulesConfig) -> bool:
+    """Whether a rule reads pixels (the motion filter of smoke and fire)."""
+    return any(getattr(p, "min_motion", 0) > 0 for p in rules.enabled().values())
+
+
+def sampled_images(video: Path, fps: float) -> list[np.ndarray]:
+    """The frames the sampler takes at ``fps`` (the ones :func:`detect_frames` analysed)."""
+    sampler = Sampler(fps)
+    return [f.image for f in FileSource(video) if sampler.take(f.pts)]
+
+
+def _why_skipped(rule: str, base: RulesConfig, gt: GroundTruth) -> str:
+    if rule not in base.model_dump(exclude_none=True) and rule not in gt.config:
+        return "not enabled in the config"
+    return "no installed model card provides the labels it needs"

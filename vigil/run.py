@@ -1,0 +1,212 @@
+"""`vigil run`: watch every camera of a site until told to stop.
+
+One process: a reader thread per camera (:mod:`vigil.streams.reader`), one inference service
+shared by all cameras (:mod:`vigil.analysis`), one evidence writer (:mod:`vigil.events.live`)
+and the supervisor (:mod:`vigil.streams.supervisor`) on the main thread, which also publishes
+camera health to the store. Everything the user gave is checked before anything starts.
+
+Shutdown (SIGINT/SIGTERM, or ``duration`` elapsed): the analysis stops, readers stop, every
+open violation is ended, every clip is finished with what the pre-roll buffer holds, the event
+rows are closed, and each camera's health is stored as ``stopped``.
+
+Example::
+
+    runner = SiteRunner(load_site_config(Path("site.yaml")))
+    runner.run(stop_event)               # returns after stop_event is set
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.analysis import AnalysedCamera, InferenceService
+from vigil.config import CameraConfig, ConfigError, SiteConfig
+from vigil.detector.cards import load_cards
+from vigil.events.live import LiveEvidenceWriter
+from vigil.events.rules import build_rules
+from vigil.events.store.store import EventStore
+from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
+from vigil.streams.file import SourceError, probe_video
+from vigil.streams.health import CameraHealth, CameraState, Listener
+from vigil.streams.reader import CameraReader, ReaderOptions
+from vigil.streams.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+# Seconds of pre-roll kept beyond what the rules need, for the evidence writer to catch up.
+RING_SLACK_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    seconds: float
+    frames_analysed: dict[str, int]
+    events_written: int
+    reader_restarts: int
+
+
+def _check_source(camera: CameraConfig) -> None:
+    """Recorded sources are checked whole before the run starts, as `vigil detect` does."""
+    if camera.spec.kind == "file":
+        try:
+            probe_video(Path(camera.spec.url))
+        except SourceError as exc:
+            raise SourceError(f"camera {camera.id}: {exc}") from None
+
+
+class SiteRunner:
+    """A site checked and its models loaded, ready to run (see the module docstring).
+
+    Raises ConfigError, CardError or SourceError (one line each) for anything wrong in the
+    site file, and SQLAlchemy errors when the database cannot be reached.
+    """
+
+    def __init__(self, site: SiteConfig, *, data_dir: Path | None = None) -> None:
+        self.site = site
+        self.data_dir = Path(data_dir or site.storage.data_dir)
+        cameras = site.enabled_cameras
+        if not cameras:
+            raise ConfigError("no enabled camera in the site")
+        cards = load_cards(site.models.card_dirs)
+        plans = []
+        for camera in cameras:
+            _check_source(camera)
+            rules = build_rules(camera.rules)
+            try:
+                chosen = cards_for_rules(rules, cards)
+            except ConfigError as exc:
+                raise ConfigError(f"camera {camera.id}: {exc}") from None
+            plans.append((camera, rules, chosen))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        url = site.storage.database_url
+        self.store = EventStore(url) if url else EventStore.for_data_dir(self.data_dir)
+        # Each model is loaded once, however many cameras use it.
+        self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._cameras: list[AnalysedCamera] = []
+        _set_torch_threads(site.inference.threads)
+
+    def analysed_counts(self) -> dict[str, int]:
+        """Frames analysed so far per camera (while :meth:`run` runs)."""
+        return {c.id: c.analysed for c in self._cameras}
+
+    def run(
+        self,
+        stop: threading.Event,
+        duration: float | None = None,
+        listeners: list[Listener] | None = None,
+    ) -> RunSummary:
+        """Run until ``stop`` is set, ``duration`` seconds passed, or every camera is a recorded
+        source read to its end. Shuts down cleanly in all three cases. ``listeners`` hear
+        every camera's state changes (besides the log)."""
+        began = time.monotonic()
+        self._listeners = [_log_state, *(listeners or [])]
+        abandoned = self.store.end_abandoned([c.id for c, _, _ in self._plans])
+        if abandoned:
+            log.warning("ended %d events left open by a previous run", abandoned)
+        wakeup = threading.Event()
+        writer = LiveEvidenceWriter(self.store, self.data_dir)
+        cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
+        self._cameras = cameras
+        service = InferenceService(
+            cameras,
+            on_events=lambda camera, events: writer.submit(camera.id, events),
+            on_done=lambda camera: writer.camera_done(camera.id),
+            max_batch=self.site.inference.max_batch,
+            wakeup=wakeup,
+        )
+        supervisor = Supervisor(
+            [c.reader for c in cameras],
+            publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker),
+        )
+        writer.start()
+        supervisor.start()
+        service.start()
+        log.info("watching %d cameras", len(cameras))
+        try:
+            while not stop.wait(0.5):
+                supervisor.tick()
+                if duration is not None and time.monotonic() - began >= duration:
+                    break
+                if service.all_done:
+                    log.info("every camera's source has ended")
+                    break
+        finally:
+            self._shutdown(service, supervisor, writer, cameras)
+        return RunSummary(
+            seconds=time.monotonic() - began,
+            frames_analysed={c.id: c.analysed for c in cameras},
+            events_written=writer.written_events,
+            reader_restarts=supervisor.restarts,
+        )
+
+    def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
+        camera, rules, detectors = plan
+        spec = camera.spec
+        evidence = self.site.evidence_of(camera)
+        reconnect = self.site.reconnect_of(camera)
+        confirm = max((r.params.confirmation_duration for r in rules), default=0.0)
+        options = ReaderOptions(
+            analysis_fps=camera.fps,
+            open_timeout=reconnect.open_timeout,
+            stall_seconds=reconnect.stall_seconds,
+            backoff_initial=reconnect.backoff_initial,
+            backoff_max=reconnect.backoff_max,
+            fail_after=reconnect.fail_after,
+            ring_seconds=evidence.pre_seconds + confirm + RING_SLACK_S,
+        )
+        health = CameraHealth(
+            camera.id, name=camera.name, source=spec.display, fail_after=reconnect.fail_after
+        )
+        health.listeners.extend(self._listeners)
+        reader = CameraReader(camera.id, spec, options, health, on_gap=writer.gap, wakeup=wakeup)
+        writer.add_camera(
+            camera.id,
+            reader.ring,
+            source=spec.display,
+            pre_seconds=evidence.pre_seconds,
+            post_seconds=evidence.post_seconds,
+            picture_fps=options.picture_fps,
+        )
+        pipeline = CameraPipeline(
+            camera.id, rules, detectors, fps=camera.fps, clock="wall" if spec.live else "pts"
+        )
+        return AnalysedCamera(camera.id, reader, pipeline, camera.fps)
+
+    def _shutdown(
+        self,
+        service: InferenceService,
+        supervisor: Supervisor,
+        writer: LiveEvidenceWriter,
+        cameras: list[AnalysedCamera],
+    ) -> None:
+        log.info("stopping: ending open violations and finishing clips")
+        service.stop()
+        service.join(timeout=120)  # a model call in progress finishes first
+        supervisor.stop()
+        service.finish_all()
+        for camera in cameras:
+            writer.camera_done(camera.id)
+        writer.close()
+        for camera in cameras:
+            camera.reader.health.stopped()
+        supervisor.tick(force=True)
+        self.store.dispose()
+
+
+def _set_torch_threads(threads: int) -> None:
+    """One inference thread uses ``threads`` cores; the rest decode and write evidence."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _log_state(camera: str, state: CameraState, error: str | None) -> None:
+    level = logging.WARNING if state in (CameraState.FAILED, CameraState.STALLED) else logging.INFO
+    log.log(level, "camera %s: %s%s", camera, state.value, f" ({error})" if error else "")

@@ -1,0 +1,106 @@
+"""`vigil status`: each camera's health as the worker running it last stored it.
+
+A row not refreshed for ``STALE_AFTER_S`` seconds belongs to a worker that is not running (or
+cannot reach the database): its state is shown as it was, marked stale.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+
+from vigil.config import ConfigError
+from vigil.events.store.store import EventStore
+from vigil.streams.health import CameraState, HealthSnapshot
+
+STALE_AFTER_S = 10.0
+_COLOURS = {
+    CameraState.LIVE: "green",
+    CameraState.CONNECTING: "yellow",
+    CameraState.STALLED: "yellow",
+    CameraState.FAILED: "red",
+    CameraState.STOPPED: "dim",
+}
+
+
+def read_health(url: str) -> list[HealthSnapshot]:
+    """The stored health of every camera; ConfigError (one line) if there is none to read."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise ConfigError(
+            f"no Vigil database at {url.removeprefix('sqlite:///')}; start `vigil run` first"
+        )
+    store = EventStore(url, auto_migrate=False)
+    try:
+        return store.camera_health()
+    except DBAPIError as exc:
+        if "camera_health" in str(exc):
+            raise ConfigError(
+                "the database has no camera health yet; start `vigil run` once to create it"
+            ) from None
+        raise
+    finally:
+        store.dispose()
+
+
+def _ago(epoch: float | None, now: float, style: str = "ago") -> str:
+    """``12 s ago`` (or ``12 s`` with style "for"), minutes and hours past two of each."""
+    if epoch is None:
+        return "never"
+    seconds = max(0.0, now - epoch)
+    if seconds < 120:
+        text = f"{seconds:.0f} s"
+    elif seconds < 7200:
+        text = f"{seconds / 60:.0f} min"
+    else:
+        text = f"{seconds / 3600:.1f} h"
+    return text if style == "for" else f"{text} ago"
+
+
+def is_stale(h: HealthSnapshot, now: float) -> bool:
+    return h.state is not CameraState.STOPPED and now - h.updated_at > STALE_AFTER_S
+
+
+def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:
+    now = time.time() if now is None else now
+    table = Table(title="Cameras")
+    for column in ("camera", "state", "fps in / analysed", "last frame", "reconnects", "skipped"):
+        table.add_column(column, overflow="fold")
+    table.add_column("last error", overflow="fold", ratio=1)
+    for h in rows:
+        state = f"[{_COLOURS[h.state]}]{h.state.value}[/] for {_ago(h.state_since, now, 'for')}"
+        if is_stale(h, now):
+            state += f" [red](stale: no update for {_ago(h.updated_at, now, 'for')})[/]"
+        table.add_row(
+            h.camera if not h.name else f"{h.camera} ({h.name})",
+            state,
+            f"{h.fps_in:.1f} / {h.fps_analysed:.1f}",
+            _ago(h.last_frame_wall, now),
+            str(h.reconnects),
+            str(h.skipped),
+            h.last_error or "",
+        )
+    return table
+
+
+def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    return {
+        "camera": h.camera,
+        "name": h.name,
+        "source": h.source,
+        "state": h.state.value,
+        "stale": is_stale(h, now),
+        "state_since": h.state_since,
+        "fps_in": h.fps_in,
+        "fps_analysed": h.fps_analysed,
+        "last_frame_wall": h.last_frame_wall,
+        "reconnects": h.reconnects,
+        "skipped": h.skipped,
+        "last_error": h.last_error,
+        "worker": h.worker,
+        "updated_at": h.updated_at,
+    }
