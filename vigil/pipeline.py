@@ -26,7 +26,14 @@ from vigil.events.rules import Rule, build_rules
 from vigil.events.violation import LifecycleEvent
 from vigil.streams.frame import Frame
 
-__all__ = ["CameraPipeline", "Analysis", "build_rules", "cards_for_rules", "load_detectors"]
+__all__ = [
+    "CameraPipeline",
+    "Analysis",
+    "build_rules",
+    "cards_for_rules",
+    "label_sources",
+    "load_detectors",
+]
 
 _loaded: dict[tuple[str, str], Detector] = {}
 
@@ -50,7 +57,32 @@ def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[
         chosen.update((card.name, card) for card in cards.values() if card.labels & rule.needs)
     # A card that supersedes another (it measured better on the same labels) replaces it.
     replaced = {old for card in chosen.values() for old in card.supersedes}
-    return [card for name, card in chosen.items() if name not in replaced]
+    candidates = [card for name, card in chosen.items() if name not in replaced]
+    serving = set(label_sources(rules, candidates).values())
+    return [card for card in candidates if card.name in serving]
+
+
+def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str, str]:
+    """The one card that serves each label the rules need.
+
+    Two models that both find people would make one person two subjects (two alerts), so each
+    label comes from one card: the card serving the most needed labels (fewest models to run),
+    then by name. Labels no rule needs are not assigned.
+
+    >>> from vigil.events.rules import FallRule
+    >>> fall = ModelCard.model_validate({"name": "fall", "weights": {"path": "f.pt"},
+    ...     "licence": "x", "source": "x", "class_map": {"a": "person", "b": "person_fallen"}})
+    >>> label_sources([FallRule()], [fall])
+    {'person_fallen': 'fall'}
+    """
+    needed = frozenset().union(*(rule.needs for rule in rules))
+    ranked = sorted(cards, key=lambda card: (-len(card.labels & needed), card.name))
+    sources: dict[str, str] = {}
+    for label in sorted(needed):
+        provider = next((card for card in ranked if label in card.labels), None)
+        if provider is not None:
+            sources[label] = provider.name
+    return sources
 
 
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
@@ -93,6 +125,12 @@ class CameraPipeline:
         self.camera = camera
         self.rules = rules
         self.detectors = detectors
+        sources = label_sources(rules, [d.card for d in detectors])
+        # Per model, the labels another model serves on this camera: dropped before tracking.
+        self._foreign = {
+            d.name: [label for label, name in sources.items() if name != d.name]
+            for d in detectors
+        }
         track_ids = itertools.count(1)  # one id space per camera, across its models
         self._trackers = {d.name: ModelTracker(fps, track_ids) for d in detectors}
         self._lifecycles = {
@@ -107,12 +145,12 @@ class CameraPipeline:
         ``raw`` holds each model's detections (by card name) when something else ran the
         models already, e.g. the inference service that `vigil run` shares across cameras.
         """
-        per_model = [
-            self._trackers[d.name].update(
-                raw[d.name] if raw is not None else d(frame.image), frame.pts
-            )
-            for d in self.detectors
-        ]
+        per_model = []
+        for d in self.detectors:
+            found = raw[d.name] if raw is not None else d(frame.image)
+            if self._foreign[d.name] and len(found):
+                found = found[~np.isin(found.data["label"], self._foreign[d.name])]
+            per_model.append(self._trackers[d.name].update(found, frame.pts))
         per_model = [d for d in per_model if len(d)]
         return sv.Detections.merge(per_model) if per_model else _empty_tracked()
 

@@ -10,7 +10,7 @@ from vigil.config import ConfigError
 from vigil.detector.cards import ModelCard
 from vigil.events.rules import build_rules
 from vigil.events.rules.params import RulesConfig
-from vigil.pipeline import cards_for_rules
+from vigil.pipeline import cards_for_rules, label_sources
 from vigil.streams.file import FileSource, Sampler, SourceError
 
 ZONE = {"name": "z", "polygon": [[0, 0], [10, 0], [10, 10]]}
@@ -81,3 +81,63 @@ def test_a_card_that_supersedes_another_replaces_it():
     config = RulesConfig.model_validate({"no_helmet": {}, "fall": {}})
     names = sorted(c.name for c in cards_for_rules(build_rules(config), {**CARDS, "site": site}))
     assert names == ["fall", "site"]
+
+
+SITE = ModelCard(
+    name="site", weights={"path": "site.pt"}, licence="MIT", source="test",
+    class_map={"hat": "head_helmet", "bare": "head_bare", "person": "person"},
+    supersedes=["helmet"],
+)  # fmt: skip
+
+
+def test_each_label_comes_from_one_model_so_one_person_is_one_subject():
+    cards = {**CARDS, "site": SITE}
+    zone_and_helmet = build_rules(
+        RulesConfig.model_validate({"no_helmet": {}, "restricted_zone": {"zones": [ZONE]}})
+    )
+    # site serves heads and people: the fall model is not needed at all.
+    assert [c.name for c in cards_for_rules(zone_and_helmet, cards)] == ["site"]
+    assert label_sources(zone_and_helmet, cards.values())["person"] == "site"
+    zone_only = build_rules(RulesConfig.model_validate({"restricted_zone": {"zones": [ZONE]}}))
+    assert [c.name for c in cards_for_rules(zone_only, cards)] == ["fall"]
+    with_fall = build_rules(
+        RulesConfig.model_validate({"restricted_zone": {"zones": [ZONE]}, "fall": {}})
+    )
+    assert label_sources(with_fall, cards.values()) == {"person": "fall", "person_fallen": "fall"}
+
+
+def test_pipeline_drops_a_label_another_model_serves():
+    import numpy as np
+    import supervision as sv
+
+    from vigil.pipeline import CameraPipeline
+    from vigil.streams.frame import Frame
+
+    class Fixed:
+        """A stand-in detector: always the same boxes."""
+
+        def __init__(self, card: ModelCard, labels: list[str]) -> None:
+            self.card, self.name, self.labels = card, card.name, labels
+
+        def __call__(self, image: np.ndarray) -> sv.Detections:
+            n = len(self.labels)
+            found = sv.Detections(
+                xyxy=np.tile([10.0, 10.0, 50.0, 120.0], (n, 1)),
+                confidence=np.full(n, 0.9),
+                class_id=np.zeros(n, int),
+            )
+            found.data["label"] = np.array(self.labels, object)
+            found.data["model"] = np.array([self.name] * n, object)
+            return found
+
+    rules = build_rules(
+        RulesConfig.model_validate({"no_helmet": {}, "restricted_zone": {"zones": [ZONE]}})
+    )
+    detectors = [Fixed(CARDS["fall"], ["person"]), Fixed(SITE, ["person", "head_bare"])]
+    pipeline = CameraPipeline("cam", rules, detectors, fps=2)  # type: ignore[arg-type]
+    frame = Frame(np.zeros((200, 200, 3), np.uint8), pts=0.0, wall=0.0, camera="cam", index=0)
+    found = pipeline.detect(frame)
+    assert sorted(zip(found.data["model"], found.data["label"], strict=True)) == [
+        ("site", "head_bare"),
+        ("site", "person"),
+    ]
