@@ -243,53 +243,41 @@ class FallParams(RuleParams):
     )
 
 
-class SmokeParams(RuleParams):
+class RegionParams(RuleParams):
+    """What smoke and fire share: a region's size and motion filters."""
+
+    min_area: float = Field(
+        0.0005, ge=0, le=1, description="smallest box area, as a fraction of the frame area"
+    )
+    max_area: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="largest box area, as a fraction of the frame area (a box over the whole "
+        "frame is haze or a dark scene, not a plume)",
+    )
+    min_motion: float = Field(
+        0.0,
+        ge=0,
+        description="smallest mean grey-level change inside the box since the previous analysed "
+        "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
+        "are dropped; 0 turns the filter off",
+    )
+
+
+class SmokeParams(RegionParams):
     """``smoke``: a smoke region large enough persists, per zone (or the whole frame)."""
 
     min_duration: float = Field(
         2.0, ge=0, description="seconds the region must be observed before a violation opens"
     )
     severity: Severity = "high"
-    min_area: float = Field(
-        0.0005, ge=0, le=1, description="smallest box area, as a fraction of the frame area"
-    )
-    max_area: float = Field(
-        1.0,
-        gt=0,
-        le=1,
-        description="largest box area, as a fraction of the frame area (a box over the whole "
-        "frame is haze or a dark scene, not a plume)",
-    )
-    min_motion: float = Field(
-        0.0,
-        ge=0,
-        description="smallest mean grey-level change inside the box since the previous analysed "
-        "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
-        "are dropped; 0 turns the filter off",
-    )
 
 
-class FireParams(RuleParams):
+class FireParams(RegionParams):
     """``fire``: a fire region large enough persists, per zone (or the whole frame)."""
 
     severity: Severity = "critical"
-    min_area: float = Field(
-        0.0005, ge=0, le=1, description="smallest box area, as a fraction of the frame area"
-    )
-    max_area: float = Field(
-        1.0,
-        gt=0,
-        le=1,
-        description="largest box area, as a fraction of the frame area (a box over the whole "
-        "frame is haze or a dark scene, not a plume)",
-    )
-    min_motion: float = Field(
-        0.0,
-        ge=0,
-        description="smallest mean grey-level change inside the box since the previous analysed "
-        "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
-        "are dropped; 0 turns the filter off",
-    )
 
 
 class RulesConfig(BaseModel):

@@ -6,7 +6,7 @@ import numpy as np
 import supervision as sv
 
 from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select
-from vigil.events.rules.params import FireParams, SmokeParams
+from vigil.events.rules.params import RegionParams
 from vigil.events.violation import Observation
 from vigil.events.zones import ZoneSet
 
@@ -24,7 +24,7 @@ class RegionRule:
     needs: frozenset[str]
     requires: tuple[frozenset[str], ...]
 
-    def __init__(self, params: SmokeParams | FireParams) -> None:
+    def __init__(self, params: RegionParams) -> None:
         self.params = params
         self.zones = ZoneSet(params.zones)
 
