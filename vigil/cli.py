@@ -42,6 +42,20 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+@contextmanager
+def user_errors(subject: Path | None = None) -> Iterator[None]:
+    """Turn what a user's input can go wrong with into one line on stderr and exit 2."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{exc.filename or subject}: {exc.strerror or exc}") from None
+    except (ArgumentError, OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database: {reason}") from None
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
@@ -109,7 +123,7 @@ def detect(
     from vigil.detect import DetectJob
     from vigil.events.store.store import EventStore
 
-    try:
+    with user_errors(video):
         settings = load_config(config)
         with err.status("loading models"):
             job = DetectJob(video, settings)
@@ -119,13 +133,6 @@ def detect(
         store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
         with store, _progress(video, job.video.duration) as (progress, task):
             result = job.run(store, data_dir, lambda pts: progress.update(task, completed=pts))
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"{exc.filename or video}: {exc.strerror or exc}") from None
-    except (ArgumentError, OperationalError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database: {reason}") from None
 
     if as_json:
         for record in result.events:
@@ -218,17 +225,10 @@ def run(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
+    with user_errors(config):
         site = load_site_config(config)
         with err.status("loading models"):
             runner = SiteRunner(site, data_dir=data)
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"{exc.filename or config}: {exc.strerror or exc}") from None
-    except (ArgumentError, OperationalError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database: {reason}") from None
 
     stop = threading.Event()
 
@@ -257,16 +257,11 @@ def status(
     """Show each camera's health as its worker (`vigil run`) last stored it."""
     from vigil.status import health_json, health_table, read_health
 
-    try:
+    with user_errors(config):
         storage = load_site_config(config).storage if config else None
         url = storage.database_url if storage else None
         data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
         rows = read_health(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-    except (ArgumentError, OperationalError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database: {reason}") from None
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(health_json(row)) + "\n")
