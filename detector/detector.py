@@ -16,6 +16,21 @@ def empty_detections() -> sv.Detections:
     return detections
 
 
+def class_labels(card: ModelCard, names: dict[int, str]) -> dict[int, str]:
+    """A model's class ids -> canonical labels (``ignore`` for unmapped classes)."""
+    return {i: card.class_map.get(name, IGNORE) for i, name in names.items()}
+
+
+def with_labels(detections: sv.Detections, labels: dict[int, str]) -> sv.Detections:
+    """``detections`` with ``data["label"]`` from class ids, ignored classes dropped."""
+    if len(detections) == 0:
+        return empty_detections()
+    names = np.array([labels.get(int(c), IGNORE) for c in detections.class_id], dtype=object)
+    kept = detections[names != IGNORE]
+    kept.data["label"] = names[names != IGNORE]
+    return kept
+
+
 class Detector:
     """Runs one model card on BGR images.
 
@@ -33,8 +48,7 @@ class Detector:
     def __init__(self, card: ModelCard, model) -> None:
         self.card = card
         self.model = model
-        names: dict[int, str] = model.names
-        self._labels = {i: card.class_map.get(name, IGNORE) for i, name in names.items()}
+        self._labels = class_labels(card, model.names)
         thresholds = [card.threshold(label) for label in card.labels]
         self._floor = min(thresholds or [card.default_threshold])
 
@@ -71,12 +85,8 @@ class Detector:
 
     def to_canonical(self, detections: sv.Detections) -> sv.Detections:
         """Map model classes to canonical labels, then apply the per-label thresholds."""
-        if len(detections) == 0:
-            return empty_detections()
-        labels = np.array([self._labels.get(int(c), IGNORE) for c in detections.class_id], object)
-        thresholds = np.array([self.card.threshold(lb) for lb in labels])
-        keep = (labels != IGNORE) & (detections.confidence >= thresholds)
-        kept = detections[keep]
-        kept.data["label"] = labels[keep]
+        labelled = with_labels(detections, self._labels)
+        thresholds = np.array([self.card.threshold(lb) for lb in labelled.data["label"]])
+        kept = labelled[labelled.confidence >= thresholds] if len(labelled) else labelled
         kept.data["model"] = np.full(len(kept), self.card.name, dtype=object)
         return kept

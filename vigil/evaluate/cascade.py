@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from vigil.detector.detector import Detector, empty_detections
-from vigil.detector.labels import IGNORE, PERSON
-from vigil.evaluate.images import EVAL_CONF, FullFrame, with_labels
+from vigil.detector.detector import Detector, class_labels, empty_detections, with_labels
+from vigil.detector.labels import PERSON
+from vigil.evaluate.images import EVAL_CONF, FullFrame
 
 
 def upper_crop(
@@ -55,7 +55,7 @@ class PersonCascade:
         self.name = f"cascade({people.name}->{heads.name}@{imgsz})"
         self.labels = heads.card.labels
         names = heads.model.names
-        self._labels = {i: heads.card.class_map.get(n, IGNORE) for i, n in names.items()}
+        self._labels = class_labels(heads.card, names)
 
     def threshold(self, label: str) -> float:
         return self.heads.card.threshold(label)

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from vigil.detector.detector import Detector, empty_detections
+from vigil.detector.detector import Detector, class_labels, with_labels
 from vigil.detector.labels import HEAD_BARE, HEAD_HELMET, IGNORE, PERSON
 from vigil.evaluate.dataset import DatasetError, LabelledSet
 from vigil.evaluate.metrics import PRF, LabelCounts, match_boxes
@@ -56,7 +56,7 @@ class FullFrame:
         self.name = f"{detector.name}@{self.imgsz}"
         self.labels = detector.card.labels
         names = getattr(detector, "model", None) and detector.model.names
-        self._labels = {i: detector.card.class_map.get(n, IGNORE) for i, n in (names or {}).items()}
+        self._labels = class_labels(detector.card, names or {})
 
     def threshold(self, label: str) -> float:
         return self.detector.card.threshold(label)
@@ -73,16 +73,6 @@ class FullFrame:
             verbose=False,
         )[0]
         return with_labels(sv.Detections.from_ultralytics(result), self._labels)
-
-
-def with_labels(detections: sv.Detections, labels: dict[int, str]) -> sv.Detections:
-    """``detections`` with ``data["label"]`` from class ids, ignored classes dropped."""
-    if len(detections) == 0:
-        return empty_detections()
-    names = np.array([labels.get(int(c), IGNORE) for c in detections.class_id], dtype=object)
-    kept = detections[names != IGNORE]
-    kept.data["label"] = names[names != IGNORE]
-    return kept
 
 
 @dataclass(frozen=True, slots=True)
