@@ -128,8 +128,7 @@ class CameraPipeline:
         sources = label_sources(rules, [d.card for d in detectors])
         # Per model, the labels another model serves on this camera: dropped before tracking.
         self._foreign = {
-            d.name: [label for label, name in sources.items() if name != d.name]
-            for d in detectors
+            d.name: [label for label, name in sources.items() if name != d.name] for d in detectors
         }
         track_ids = itertools.count(1)  # one id space per camera, across its models
         self._trackers = {d.name: ModelTracker(fps, track_ids) for d in detectors}

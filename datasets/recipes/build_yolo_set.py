@@ -9,6 +9,11 @@ Example (the recipe in datasets/recipes/site_ppe_yolov8s.md)::
         ../shared/data/helmet/construction_site_safety_v28_medoju /tmp/vigil_ft/site_ppe \
         --map Hardhat=head_helmet --map NO-Hardhat=head_bare --map Person=person \
         --splits train valid
+
+``--negatives DIR`` adds background images (empty label files) to the first split, one per
+source frame (Roboflow's ``<frame>_jpg.rf.<hash>`` augmentations count once), up to
+``--negatives-count``: the fire recipe uses construction-site photos so that hi-vis and sunlit
+dust are seen as "no smoke".
 """
 
 from __future__ import annotations
@@ -60,15 +65,38 @@ def build(src: Path, out: Path, mapping: list[tuple[str, str]], splits: list[str
     return data_yaml
 
 
+def add_negatives(images: Path, split_dir: Path, count: int) -> int:
+    """Symlink up to ``count`` images, one per source frame, with empty labels; return how many."""
+    seen: set[str] = set()
+    added = 0
+    for image in sorted(images.iterdir()):
+        source = image.name.split(".rf.")[0]
+        if image.suffix.lower() not in IMAGE_SUFFIXES or source in seen or added >= count:
+            continue
+        seen.add(source)
+        link = split_dir / "images" / f"neg_{image.name}"
+        if not link.exists():
+            link.symlink_to(image.resolve())
+        (split_dir / "labels" / f"neg_{image.stem}.txt").write_text("")
+        added += 1
+    return added
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path, help="folder with data.yaml and <split>/images|labels")
     parser.add_argument("out", type=Path)
     parser.add_argument("--map", action="append", required=True, help="SetClass=target_name")
     parser.add_argument("--splits", nargs="+", default=["train", "valid"])
+    parser.add_argument("--negatives", type=Path, help="folder of background images (no labels)")
+    parser.add_argument("--negatives-count", type=int, default=200)
     args = parser.parse_args()
     mapping = [tuple(m.split("=", 1)) for m in args.map]
-    print(build(args.src, args.out, mapping, args.splits))
+    data_yaml = build(args.src, args.out, mapping, args.splits)
+    if args.negatives:
+        added = add_negatives(args.negatives, args.out / args.splits[0], args.negatives_count)
+        print(f"negatives {added}")
+    print(data_yaml)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ _Sighting = tuple[float, float, float, float]
 class FallRule:
     """Observes every tracked ``person_fallen`` box in the zones (default: whole frame).
 
+    With ``min_aspect`` set, only boxes at least that many times as wide as tall count (someone
+    lying across a side view); datasets/RESULTS.md measures what it costs on overhead views.
+
     With ``still_after`` set, a fallen person is observed only once their box has been seen
     fallen for that long without its centre moving more than ``still_tolerance`` of the box
     diagonal: someone lying still, not someone crawling under a pipe. The person and fallen
@@ -50,6 +53,10 @@ class FallRule:
         fallen = select(
             detections, {PERSON_FALLEN}, min_confidence=self.params.confidence, tracked=True
         )
+        if self.params.min_aspect and len(fallen):
+            widths = fallen.xyxy[:, 2] - fallen.xyxy[:, 0]
+            heights = np.maximum(fallen.xyxy[:, 3] - fallen.xyxy[:, 1], 1e-6)
+            fallen = fallen[widths / heights >= self.params.min_aspect]
         labels, conf = labels_of(fallen), confidences_of(fallen)
         out = []
         for i, zones in enumerate(self.zones.zones_of(fallen)):

@@ -241,6 +241,13 @@ class FallParams(RuleParams):
         description="how far the box centre may move and still count as still, as a fraction "
         "of the box diagonal",
     )
+    min_aspect: float = Field(
+        0.0,
+        ge=0,
+        description="only observe a fallen box at least this many times as wide as tall (1.0: "
+        "lying across the view); for side-view cameras, where it removes seated and crouching "
+        "workers; overhead cameras see fallen people end-on, so 0 (off) is the default",
+    )
 
 
 class RegionParams(RuleParams):

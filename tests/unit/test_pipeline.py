@@ -18,7 +18,10 @@ ZONE = {"name": "z", "polygon": [[0, 0], [10, 0], [10, 10]]}
 
 def card(name: str, class_map: dict[str, str]) -> ModelCard:
     return ModelCard(
-        name=name, weights={"path": f"{name}.pt"}, licence="MIT", source="test",
+        name=name,
+        weights={"path": f"{name}.pt"},
+        licence="MIT",
+        source="test",
         class_map=class_map,
     )
 

@@ -205,6 +205,14 @@ def test_fall_still_history_resets_after_a_long_gap():
     assert rule.observe(d, SHAPE, 10.0) == []  # out of sight for 9 s: a new fall
 
 
+def test_fall_min_aspect_keeps_only_boxes_lying_across_the_view():
+    lying = ("person_fallen", (100, 300, 260, 360), 0.6, 2)  # 160 x 60: w/h 2.7
+    seated = ("person_fallen", (300, 200, 360, 320), 0.6, 3)  # 60 x 120: w/h 0.5
+    rule = FallRule(FallParams(min_aspect=1.0))
+    assert [o.track_id for o in rule.observe(dets(lying, seated), SHAPE, 0.0)] == [2]
+    assert len(FallRule().observe(dets(lying, seated), SHAPE, 0.0)) == 2  # off by default
+
+
 # --- smoke and fire ---------------------------------------------------------------------------
 
 
