@@ -71,7 +71,8 @@ class ModelCard(BaseModel):
     )
     supersedes: list[str] = Field(
         default_factory=list,
-        description="cards this one replaces when a rule needs them both (it measured better)",
+        description="cards this one replaces on the labels both provide (it measured better "
+        "there); the other card still serves labels only it provides",
     )
     compat: Literal["none", "yolov12_aattn", "fasternet_main"] = Field(
         "none", description="loader fix-up the weights need (see detector/compat.py)"

@@ -39,8 +39,8 @@ _loaded: dict[tuple[str, str], Detector] = {}
 
 
 def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
-    """The cards to run for ``rules``: each card providing a label some rule needs, less the
-    cards that a chosen card ``supersedes``.
+    """The cards to run for ``rules``: those serving a label some rule needs (see
+    :func:`label_sources`, where ``supersedes`` is applied).
 
     Raises ConfigError naming the rule when no card provides a label it cannot do without.
     """
@@ -55,19 +55,17 @@ def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[
                     "add a card for such a model or disable the rule"
                 )
         chosen.update((card.name, card) for card in cards.values() if card.labels & rule.needs)
-    # A card that supersedes another (it measured better on the same labels) replaces it.
-    replaced = {old for card in chosen.values() for old in card.supersedes}
-    candidates = [card for name, card in chosen.items() if name not in replaced]
-    serving = set(label_sources(rules, candidates).values())
-    return [card for card in candidates if card.name in serving]
+    serving = set(label_sources(rules, chosen.values()).values())
+    return [card for card in chosen.values() if card.name in serving]
 
 
 def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str, str]:
     """The one card that serves each label the rules need.
 
     Two models that both find people would make one person two subjects (two alerts), so each
-    label comes from one card: the card serving the most needed labels (fewest models to run),
-    then by name. Labels no rule needs are not assigned.
+    label comes from one card: not one that another provider of the label ``supersedes`` (it
+    measured better on that label), then the card serving the most needed labels (fewest
+    models to run), then by name. Labels no rule needs are not assigned.
 
     >>> from vigil.events.rules import FallRule
     >>> fall = ModelCard.model_validate({"name": "fall", "weights": {"path": "f.pt"},
@@ -79,9 +77,11 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
     ranked = sorted(cards, key=lambda card: (-len(card.labels & needed), card.name))
     sources: dict[str, str] = {}
     for label in sorted(needed):
-        provider = next((card for card in ranked if label in card.labels), None)
-        if provider is not None:
-            sources[label] = provider.name
+        providers = [card for card in ranked if label in card.labels]
+        superseded = {old for card in providers for old in card.supersedes}
+        preferred = [card for card in providers if card.name not in superseded] or providers
+        if preferred:
+            sources[label] = preferred[0].name
     return sources
 
 

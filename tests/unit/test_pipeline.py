@@ -86,6 +86,24 @@ def test_a_card_that_supersedes_another_replaces_it():
     assert names == ["fall", "site"]
 
 
+def test_supersedes_is_per_label_the_old_card_keeps_what_only_it_provides():
+    # A smoke-only fine-tune that supersedes the fire card: smoke from it, fire still from fire.
+    fire = ModelCard(
+        name="fire", weights={"path": "fire.pt"}, licence="MIT", source="test",
+        class_map={"smoke": "smoke", "fire": "fire"},
+    )  # fmt: skip
+    smoke = ModelCard(
+        name="smoke_ft", weights={"path": "s.pt"}, licence="MIT", source="test",
+        class_map={"smoke": "smoke", "fire": "ignore"}, supersedes=["fire"],
+    )  # fmt: skip
+    rules = build_rules(RulesConfig.model_validate({"smoke": {}, "fire": {}}))
+    cards = {"fire": fire, "smoke_ft": smoke}
+    assert label_sources(rules, cards.values()) == {"fire": "fire", "smoke": "smoke_ft"}
+    assert sorted(c.name for c in cards_for_rules(rules, cards)) == ["fire", "smoke_ft"]
+    smoke_only = build_rules(RulesConfig.model_validate({"smoke": {}}))
+    assert [c.name for c in cards_for_rules(smoke_only, cards)] == ["smoke_ft"]
+
+
 SITE = ModelCard(
     name="site", weights={"path": "site.pt"}, licence="MIT", source="test",
     class_map={"hat": "head_helmet", "bare": "head_bare", "person": "person"},

@@ -66,7 +66,8 @@ class FrameBoxes:
 
 def _cache_key(video: Path, card: ModelCard, fps: float, imgsz: int) -> str:
     weights = card.resolve_weights()
-    stamp = f"{video.resolve()}|{video.stat().st_size}|{weights}|{weights.stat().st_size}"
+    w = weights.stat()  # size and mtime: a re-exported checkpoint often has the same size
+    stamp = f"{video.resolve()}|{video.stat().st_size}|{weights}|{w.st_size}|{w.st_mtime_ns}"
     stamp += f"|{card.name}|{fps}|{imgsz}|{getattr(card, 'agnostic_nms', False)}|{CACHE_VERSION}"
     return hashlib.sha1(stamp.encode()).hexdigest()[:16]
 
