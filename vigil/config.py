@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from vigil.detector.cards import ModelCard, load_cards
 from vigil.events.rules.params import RulesConfig
 from vigil.events.zones import Zone
 from vigil.streams.file import SourceError
@@ -63,6 +64,25 @@ class ModelsConfig(_Strict):
     card_dirs: list[Path] = Field(
         default_factory=list, description="extra folders of model cards (*.yaml)"
     )
+    disabled: list[str] = Field(
+        default_factory=list,
+        description="cards never to run, by name: e.g. [fire_smoke] puts the fire card back for "
+        "smoke and fire (wide outdoor views, where it measured better)",
+    )
+
+    def cards(self) -> dict[str, ModelCard]:
+        """The installed cards plus those in ``card_dirs``, less the ``disabled`` ones.
+
+        Raises CardError for a bad card file, ConfigError for a disabled name no card has.
+        """
+        cards = load_cards(self.card_dirs)
+        unknown = sorted(set(self.disabled) - set(cards))
+        if unknown:
+            raise ConfigError(
+                f"models.disabled: no model card named {', '.join(unknown)} "
+                f"(cards: {', '.join(sorted(cards))})"
+            )
+        return {name: card for name, card in cards.items() if name not in self.disabled}
 
 
 class VigilConfig(_Strict):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.config import VigilConfig
-from vigil.detector.cards import load_cards
 from vigil.events.evidence import Evidence, cut_clip, media_paths, write_snapshot
 from vigil.events.rules import build_rules
 from vigil.events.store.records import EventRecord
@@ -47,7 +46,7 @@ class DetectJob:
         self.config = config
         self.source = FileSource(path, camera=config.camera)
         rules = build_rules(config.rules)
-        cards = cards_for_rules(rules, load_cards(config.models.card_dirs))
+        cards = cards_for_rules(rules, config.models.cards())
         detectors = load_detectors(cards)
         self.pipeline = CameraPipeline(self.source.camera, rules, detectors, fps=config.fps)
 

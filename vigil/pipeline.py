@@ -4,7 +4,7 @@
 >>> from vigil.detector.cards import load_cards
 >>> config = VigilConfig()
 >>> sorted(card.name for card in cards_for_rules(build_rules(config.rules), load_cards()))
-['fall', 'fire', 'site_ppe']
+['fall', 'fire_smoke', 'site_ppe']
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
-from vigil.detector.cards import load_cards
 from vigil.events.live import LiveEvidenceWriter
 from vigil.events.rules import build_rules
 from vigil.events.store.store import EventStore
@@ -73,7 +72,7 @@ class SiteRunner:
         cameras = site.enabled_cameras
         if not cameras:
             raise ConfigError("no enabled camera in the site")
-        cards = load_cards(site.models.card_dirs)
+        cards = site.models.cards()
         plans = []
         for camera in cameras:
             _check_source(camera)

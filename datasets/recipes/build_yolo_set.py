@@ -19,6 +19,8 @@ dust are seen as "no smoke".
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 from pathlib import Path
 
 import yaml
@@ -65,9 +67,39 @@ def build(src: Path, out: Path, mapping: list[tuple[str, str]], splits: list[str
     return data_yaml
 
 
-def add_negatives(images: Path, split_dir: Path, count: int) -> int:
-    """Symlink up to ``count`` images, one per source frame, with empty labels; return how many."""
-    seen: set[str] = set()
+def source_of(image_name: str) -> str:
+    """The source a Roboflow export's image came from: its video (``fire1_mp4-24_jpg.rf.x``
+    -> ``fire1_mp4``); numbered stills by hundreds (``img_343_jpg`` -> ``img_3xx``), as runs
+    of consecutive numbers are frames of one scene."""
+    stem = image_name.split(".rf.")[0]
+    if "_mp4-" in stem:
+        return stem.split("_mp4-")[0] + "_mp4"
+    numbered = re.match(r"img_(\d+)", stem)
+    return f"img_{int(numbered.group(1)) // 100}xx" if numbered else stem
+
+
+def hold_out_sources(out: Path, split: str, every: int, dev: str = "dev") -> tuple[int, int]:
+    """Move whole sources (every ``every``-th by a stable hash) from ``split`` into ``dev``, so
+    that no video has frames on both sides; return (images kept, images moved)."""
+    moved = kept = 0
+    for sub in ("images", "labels"):
+        (out / dev / sub).mkdir(parents=True, exist_ok=True)
+    for image in sorted((out / split / "images").iterdir()):
+        digest = hashlib.sha1(source_of(image.name).encode()).digest()
+        if digest[0] % every:
+            kept += 1
+            continue
+        label = out / split / "labels" / f"{image.stem}.txt"
+        image.rename(out / dev / "images" / image.name)
+        label.rename(out / dev / "labels" / label.name)
+        moved += 1
+    return kept, moved
+
+
+def add_negatives(images: Path, split_dir: Path, count: int, skip: set[str] = frozenset()) -> int:
+    """Symlink up to ``count`` images, one per source frame, with empty labels; return how many.
+    Images whose source frame is among ``skip``'s are left out (no frame on both sides)."""
+    seen = {name.split(".rf.")[0] for name in skip}
     added = 0
     for image in sorted(images.iterdir()):
         source = image.name.split(".rf.")[0]
@@ -88,14 +120,36 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--map", action="append", required=True, help="SetClass=target_name")
     parser.add_argument("--splits", nargs="+", default=["train", "valid"])
+    parser.add_argument(
+        "--holdout-sources",
+        type=int,
+        default=0,
+        help="N: move every N-th source video of the first split into a 'dev' split "
+        "(validation during training on sources it never sees)",
+    )
+    parser.add_argument(
+        "--negatives-dev", type=int, default=0, help="background images added to 'dev'"
+    )
     parser.add_argument("--negatives", type=Path, help="folder of background images (no labels)")
     parser.add_argument("--negatives-count", type=int, default=200)
     args = parser.parse_args()
     mapping = [tuple(m.split("=", 1)) for m in args.map]
     data_yaml = build(args.src, args.out, mapping, args.splits)
+    if args.holdout_sources:
+        kept, moved = hold_out_sources(args.out, args.splits[0], args.holdout_sources)
+        print(f"{args.splits[0]}: {kept} images, dev: {moved} images from held-out sources")
+        data = yaml.safe_load(data_yaml.read_text())
+        data_yaml.write_text(yaml.safe_dump({**data, "val": "dev/images"}, sort_keys=False))
     if args.negatives:
         added = add_negatives(args.negatives, args.out / args.splits[0], args.negatives_count)
         print(f"negatives {added}")
+        if args.negatives_dev:
+            taken = {
+                p.name.removeprefix("neg_")
+                for p in (args.out / args.splits[0] / "images").glob("neg_*")
+            }
+            added = add_negatives(args.negatives, args.out / "dev", args.negatives_dev, skip=taken)
+            print(f"dev negatives {added}")
     print(data_yaml)
 
 

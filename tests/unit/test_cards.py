@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from vigil.config import ConfigError, ModelsConfig
 from vigil.detector.cards import CardError, ModelCard, builtin_cards_dir, load_card, load_cards
 from vigil.detector.labels import CANONICAL_LABELS
+from vigil.events.rules import RulesConfig, build_rules
+from vigil.pipeline import cards_for_rules
 
 
 def _raw(**changes: object) -> dict:
@@ -111,3 +114,17 @@ def test_builtin_cards_are_valid() -> None:
 def test_builtin_fire_card_keeps_the_models_orientation() -> None:
     # Checked on the Abonia1 valid set: the model's 'fire' matches labelled Fire boxes.
     assert load_cards()["fire"].class_map == {"smoke": "smoke", "fire": "fire"}
+
+
+def test_disabled_cards_are_not_offered_and_unknown_names_are_errors() -> None:
+    assert "fire_smoke" not in ModelsConfig(disabled=["fire_smoke"]).cards()
+    assert {"fire", "fire_smoke"} <= set(ModelsConfig().cards())
+    with pytest.raises(ConfigError, match=r"models\.disabled: no model card named fire_smok "):
+        ModelsConfig(disabled=["fire_smok"]).cards()
+
+
+def test_disabling_the_fine_tune_puts_the_fire_card_back() -> None:
+    rules = build_rules(RulesConfig.model_validate({"smoke": {}, "fire": {}}))
+    assert [c.name for c in cards_for_rules(rules, ModelsConfig().cards())] == ["fire_smoke"]
+    back = ModelsConfig(disabled=["fire_smoke"]).cards()
+    assert [c.name for c in cards_for_rules(rules, back)] == ["fire"]

@@ -28,7 +28,7 @@ import numpy as np
 import supervision as sv
 
 from vigil.config import ConfigError, VigilConfig
-from vigil.detector.cards import ModelCard, load_cards
+from vigil.detector.cards import ModelCard
 from vigil.detector.detector import Detector, empty_detections
 from vigil.evaluate.groundtruth import GroundTruth, Predicted, RuleScore, score
 from vigil.evaluate.images import FullFrame
@@ -238,7 +238,7 @@ def evaluate_videos(
     """Score the pipeline's events on every ground-truth clip (see module docstring)."""
     import time
 
-    all_cards = load_cards(config.models.card_dirs)
+    all_cards = config.models.cards()
     provided = frozenset().union(*(c.labels for c in all_cards.values()))
     base = config.rules
     predictions: dict[str, list[Predicted]] = {}
