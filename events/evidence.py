@@ -165,7 +165,49 @@ def write_snapshot(image: np.ndarray, violation: Violation, path: Path) -> Path:
 _TIME_BASE = Fraction(1, 90_000)  # the MPEG clock: fine enough for any camera's pts
 
 
-class ClipEncoder:
+class AtomicMp4:
+    """A faststart MP4 written to a temp file beside ``out``; only a complete file gets the name
+    ``out`` (:meth:`_close_and_commit`), and :meth:`abort` leaves nothing behind.
+
+    The shared file handling of :class:`ClipEncoder` and the live remuxer's clips.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self._tmp = _temp_beside(self.out)
+        try:
+            self._container = av.open(
+                str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"}
+            )
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        self._closed = False
+
+    def _flush(self) -> None:
+        """Write what is still buffered before the file is closed (an encoder's delayed frames)."""
+
+    def _close_and_commit(self) -> None:
+        """Flush, close the file and move it to ``out``; on any failure abort and re-raise."""
+        try:
+            self._flush()
+            self._container.close()
+            self._closed = True
+            _commit(self._tmp, self.out)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop everything written so far; ``out`` is left as it was."""
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):  # a broken half-file is deleted anyway
+                self._container.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class ClipEncoder(AtomicMp4):
     """Encodes frames with their pts (seconds) into an H.264 MP4 that browsers play.
 
     libx264, yuv420p, ``preset=veryfast``, ``crf=23``, ``movflags=+faststart`` (the index before
@@ -188,24 +230,15 @@ class ClipEncoder:
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        self.out = Path(out)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.info: ClipInfo | None = None
         self._options = {"preset": preset, "crf": str(crf)}
-        self._tmp = _temp_beside(self.out)
-        try:
-            self._container = av.open(
-                str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"}
-            )
-        except BaseException:
-            self._tmp.unlink(missing_ok=True)
-            raise
+        super().__init__(out)
         self._stream: av.VideoStream | None = None
         self._size = (0, 0)
         self._first_pts: float | None = None
         self._last_ticks = -1
         self._last_pts = 0.0
-        self._closed = False
         self.frames = 0
 
     def write(self, image: np.ndarray | av.VideoFrame, pts: float) -> bool:
@@ -240,15 +273,7 @@ class ClipEncoder:
         if self._stream is None or self._first_pts is None:
             self.abort()
             raise EvidenceError(f"no frames to write to {self.out}")
-        try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-            self._container.close()
-            self._closed = True
-            _commit(self._tmp, self.out)
-        except BaseException:
-            self.abort()
-            raise
+        self._close_and_commit()
         self.info = ClipInfo(
             path=self.out,
             sha256=sha256_file(self.out),
@@ -258,13 +283,9 @@ class ClipEncoder:
         )
         return self.info
 
-    def abort(self) -> None:
-        """Drop everything written so far; ``out`` is left as it was."""
-        if not self._closed:
-            self._closed = True
-            with contextlib.suppress(Exception):
-                self._container.close()
-        self._tmp.unlink(missing_ok=True)
+    def _flush(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
 
     def __enter__(self) -> ClipEncoder:
         return self

@@ -18,21 +18,13 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
-from vigil.events.evidence import (
-    ClipEncoder,
-    ClipInfo,
-    EvidenceError,
-    _commit,
-    _temp_beside,
-    sha256_file,
-)
+from vigil.events.evidence import AtomicMp4, ClipEncoder, ClipInfo, EvidenceError, sha256_file
 from vigil.streams.ring import Packet, Picture, RingBuffer, StreamParams
 
 log = logging.getLogger(__name__)
@@ -41,7 +33,7 @@ _TIME_BASE = Fraction(1, 90_000)
 _SPS = 7  # H.264 NAL unit type of a sequence parameter set
 
 
-class RemuxClip:
+class RemuxClip(AtomicMp4):
     """Writes H.264 packets (Annex B, camera-time stamps) into a faststart MP4, unchanged.
 
     The first packet must be a keyframe. Parameter sets that came only out of band (in the
@@ -49,25 +41,20 @@ class RemuxClip:
     """
 
     def __init__(self, out: Path, params: StreamParams) -> None:
-        self.out = Path(out)
         self.params = params
-        self._tmp = _temp_beside(self.out)
+        super().__init__(out)
         try:
-            self._container = av.open(
-                str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"}
-            )
             self._stream = self._container.add_mux_stream(
                 params.codec, width=params.width, height=params.height
             )
             self._stream.time_base = _TIME_BASE
         except BaseException:
-            self._tmp.unlink(missing_ok=True)
+            self.abort()
             raise
         self._origin: float | None = None
         self._last_dts = -1
         self._first_t = float("inf")
         self._last_t = float("-inf")
-        self._closed = False
         self.frames = 0
 
     def write(self, packet: Packet) -> None:
@@ -96,13 +83,7 @@ class RemuxClip:
         if self.frames == 0:
             self.abort()
             raise EvidenceError(f"no frames to write to {self.out}")
-        try:
-            self._container.close()
-            self._closed = True
-            _commit(self._tmp, self.out)
-        except BaseException:
-            self.abort()
-            raise
+        self._close_and_commit()
         period = (self._last_t - self._first_t) / max(1, self.frames - 1) if self.frames > 1 else 0
         return ClipInfo(
             path=self.out,
@@ -111,13 +92,6 @@ class RemuxClip:
             end_pts=self._last_t + period,
             frames=self.frames,
         )
-
-    def abort(self) -> None:
-        if not self._closed:
-            self._closed = True
-            with contextlib.suppress(Exception):  # a broken half-file is deleted anyway
-                self._container.close()
-        self._tmp.unlink(missing_ok=True)
 
 
 class _EncodedClip:
