@@ -96,22 +96,24 @@ def hold_out_sources(out: Path, split: str, every: int, dev: str = "dev") -> tup
     return kept, moved
 
 
-def add_negatives(images: Path, split_dir: Path, count: int, skip: set[str] = frozenset()) -> int:
-    """Symlink up to ``count`` images, one per source frame, with empty labels; return how many.
-    Images whose source frame is among ``skip``'s are left out (no frame on both sides)."""
-    seen = {name.split(".rf.")[0] for name in skip}
-    added = 0
+def add_negatives(
+    images: Path, split_dir: Path, count: int, skip: frozenset[str] = frozenset()
+) -> set[str]:
+    """Symlink up to ``count`` images, one per source frame, with empty labels; return the
+    source frames taken. Frames in ``skip`` are left out (no frame on both sides)."""
+    taken: set[str] = set()
     for image in sorted(images.iterdir()):
         source = image.name.split(".rf.")[0]
-        if image.suffix.lower() not in IMAGE_SUFFIXES or source in seen or added >= count:
+        if image.suffix.lower() not in IMAGE_SUFFIXES or source in skip | taken:
             continue
-        seen.add(source)
+        if len(taken) >= count:
+            break
+        taken.add(source)
         link = split_dir / "images" / f"neg_{image.name}"
         if not link.exists():
             link.symlink_to(image.resolve())
         (split_dir / "labels" / f"neg_{image.stem}.txt").write_text("")
-        added += 1
-    return added
+    return taken
 
 
 def main() -> None:
@@ -141,15 +143,13 @@ def main() -> None:
         data = yaml.safe_load(data_yaml.read_text())
         data_yaml.write_text(yaml.safe_dump({**data, "val": "dev/images"}, sort_keys=False))
     if args.negatives:
-        added = add_negatives(args.negatives, args.out / args.splits[0], args.negatives_count)
-        print(f"negatives {added}")
+        taken = add_negatives(args.negatives, args.out / args.splits[0], args.negatives_count)
+        print(f"negatives {len(taken)}")
         if args.negatives_dev:
-            taken = {
-                p.name.removeprefix("neg_")
-                for p in (args.out / args.splits[0] / "images").glob("neg_*")
-            }
-            added = add_negatives(args.negatives, args.out / "dev", args.negatives_dev, skip=taken)
-            print(f"dev negatives {added}")
+            dev = add_negatives(
+                args.negatives, args.out / "dev", args.negatives_dev, skip=frozenset(taken)
+            )
+            print(f"dev negatives {len(dev)}")
     print(data_yaml)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -28,6 +29,7 @@ from vigil.detector.labels import PERSON_FALLEN
 from vigil.evaluate.dataset import load_class_map, load_set
 from vigil.evaluate.images import FullFrame
 from vigil.evaluate.metrics import LabelCounts, match_boxes
+from vigil.events.rules.fall import width_over_height
 
 ASPECTS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5)
 
@@ -58,12 +60,11 @@ def main() -> None:
         truth = gt[np.array([gt_label.get(int(c)) == PERSON_FALLEN for c in cls], dtype=bool)]
         det = path(image)
         det = det[(det.data["label"] == PERSON_FALLEN) & (det.confidence >= threshold)]
-        widths, heights = det.xyxy[:, 2] - det.xyxy[:, 0], det.xyxy[:, 3] - det.xyxy[:, 1]
-        aspect = widths / np.maximum(heights, 1e-6)
+        aspect = width_over_height(det.xyxy)
         for a, store in counts.items():
             keep = det[aspect >= a] if len(det) else det
             store.add(match_boxes(keep.xyxy, keep.confidence, truth), keep.confidence, len(truth))
-    rows = [{"min_aspect": a, **vars_of(c.at(threshold))} for a, c in counts.items()]
+    rows = [{"min_aspect": a, **asdict(c.at(threshold))} for a, c in counts.items()]
     print(
         f"{labelled.root} {args.split} {args.part or ''}: {len(labelled)} images, "
         f"{counts[0.0].n_gt} fallen boxes, threshold {threshold}"
@@ -85,10 +86,6 @@ def main() -> None:
                 indent=1,
             )
         )
-
-
-def vars_of(prf) -> dict:
-    return {k: getattr(prf, k) for k in ("precision", "recall", "f1", "tp", "fp")}
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ from vigil.events.zones import ZoneSet
 _Sighting = tuple[float, float, float, float]
 
 
+def width_over_height(xyxy: np.ndarray) -> np.ndarray:
+    """Each box's width / height: above 1 for someone lying across the view (``min_aspect``)."""
+    return (xyxy[:, 2] - xyxy[:, 0]) / np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
+
+
 class FallRule:
     """Observes every tracked ``person_fallen`` box in the zones (default: whole frame).
 
@@ -54,9 +59,7 @@ class FallRule:
             detections, {PERSON_FALLEN}, min_confidence=self.params.confidence, tracked=True
         )
         if self.params.min_aspect and len(fallen):
-            widths = fallen.xyxy[:, 2] - fallen.xyxy[:, 0]
-            heights = np.maximum(fallen.xyxy[:, 3] - fallen.xyxy[:, 1], 1e-6)
-            fallen = fallen[widths / heights >= self.params.min_aspect]
+            fallen = fallen[width_over_height(fallen.xyxy) >= self.params.min_aspect]
         labels, conf = labels_of(fallen), confidences_of(fallen)
         out = []
         for i, zones in enumerate(self.zones.zones_of(fallen)):
