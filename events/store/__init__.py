@@ -4,7 +4,7 @@
 >>> store = EventStore.for_data_dir(Path("vigil-data"))  # doctest: +SKIP
 """
 
-from .records import AuditRecord, EventRecord, LifecycleState
+from .records import AuditRecord, EventRecord, LifecycleState, OutboxRecord
 from .store import EventNotFound, EventStore, EventWriter, StaleStatus, alembic_config
 from .workflow import InvalidTransition, WorkflowStatus, allowed_transitions, check_transition
 
@@ -16,6 +16,7 @@ __all__ = [
     "EventWriter",
     "InvalidTransition",
     "LifecycleState",
+    "OutboxRecord",
     "StaleStatus",
     "WorkflowStatus",
     "alembic_config",

@@ -158,3 +158,31 @@ class CameraGapRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index(None, "camera", "start_wall"),)
+
+
+class OutboxRow(Base):
+    """One change to an event, written in the same transaction as the change (the
+    transactional outbox, DESIGN.md Alerts). Its ``id`` orders changes for every reader: the
+    SSE stream resumes from it (Last-Event-ID) and the dispatcher delivers in its order.
+
+    ``payload`` is Frigate-shaped: ``{"type": ..., "before": {...} | None, "after": {...}}``.
+    Never updated; old rows are pruned once every channel has had them.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(16))
+    camera: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str | None] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSON())
+    created_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint("type IN ('new', 'update', 'end', 'status')", name="type"),
+        Index(None, "event_id"),
+        Index(None, "created_at"),
+    )

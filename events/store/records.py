@@ -94,3 +94,20 @@ class GapRecord:
     start_wall: float
     end_wall: float
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One event change as the outbox holds it: ``payload`` is
+    ``{"type": new|update|end|status, "before": event | None, "after": event}`` (plus ``actor``
+    and ``note`` for ``status``); ``id`` orders changes; ``created_at`` is epoch seconds."""
+
+    id: int
+    event_id: str
+    type: str
+    camera: str
+    rule: str
+    zone: str | None
+    severity: str
+    payload: dict[str, Any]
+    created_at: float

@@ -21,6 +21,7 @@ New revisions (developers)::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -45,8 +46,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil.events.violation import TimelinePoint, Violation
 from vigil.streams.health import CameraState, HealthSnapshot
 
-from .models import AuditRow, CameraGapRow, CameraHealthRow, EventRow, TimelineRow
-from .records import AuditRecord, EventRecord, GapRecord, LifecycleState
+from .models import AuditRow, CameraGapRow, CameraHealthRow, EventRow, OutboxRow, TimelineRow
+from .records import AuditRecord, EventRecord, GapRecord, LifecycleState, OutboxRecord
 from .workflow import WorkflowStatus, check_transition
 
 if TYPE_CHECKING:
@@ -176,6 +177,26 @@ class EventStore:
                 for r in session.scalars(query)
             ]
 
+    def outbox_since(self, after_id: int = 0, limit: int = 100) -> list[OutboxRecord]:
+        """Event changes with an outbox id above ``after_id``, oldest first (SSE resumes here
+        with Last-Event-ID; the alert dispatcher delivers in this order)."""
+        query = select(OutboxRow).where(OutboxRow.id > after_id).order_by(OutboxRow.id).limit(limit)
+        with self._sessions() as session:
+            return [
+                OutboxRecord(
+                    id=r.id,
+                    event_id=r.event_id,
+                    type=r.type,
+                    camera=r.camera,
+                    rule=r.rule,
+                    zone=r.zone,
+                    severity=r.severity,
+                    payload=r.payload,
+                    created_at=r.created_at,
+                )
+                for r in session.scalars(query)
+            ]
+
     # --- live cameras ---------------------------------------------------------------------
 
     def put_camera_health(self, snapshots: Iterable[HealthSnapshot], worker: str) -> None:
@@ -297,11 +318,15 @@ class EventWriter:
             )
         )
         self._session.flush()  # a duplicate id fails here, at the call that caused it
+        self._outbox("new", None, self._row(v.id))
 
     def updated(self, v: Violation) -> None:
         """Copy the violation's peak, bbox and end times onto its event."""
-        self._copy_progress(self._row(v.id), v)
+        row = self._row(v.id)
+        before = _record(row)
+        self._copy_progress(row, v)
         self._session.flush()
+        self._outbox("update", before, row)
 
     def ended(self, v: Violation, evidence: Evidence | None) -> None:
         """Mark the event ended, attach its evidence and store its score timeline.
@@ -309,6 +334,7 @@ class EventWriter:
         The timeline replaces any stored before, so repeating ``ended`` is harmless.
         """
         row = self._row(v.id)
+        before = _record(row)
         self._copy_progress(row, v)
         row.state = LifecycleState.ENDED.value
         if evidence is not None:
@@ -332,6 +358,7 @@ class EventWriter:
                 ],
             )
         self._session.flush()
+        self._outbox("end", before, row)
 
     def record_transition(
         self,
@@ -356,8 +383,8 @@ class EventWriter:
             .where(EventRow.id == event_id, EventRow.status == source.value)
             .values(status=target.value, updated_at=now)
         )
+        row = self._row(event_id)
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            row = self._row(event_id)
             raise StaleStatus(
                 f"event {event_id} is {row.status!r}, not {source.value!r}; reload and retry"
             )
@@ -369,6 +396,33 @@ class EventWriter:
                 to_status=target.value,
                 actor=actor,
                 note=note,
+            )
+        )
+        self._session.flush()
+        self._session.refresh(row)
+        before = dataclasses.replace(_record(row), status=source)
+        self._outbox("status", before, row, actor=actor, note=note)
+
+    def _outbox(
+        self, kind: str, before: EventRecord | None, row: EventRow, **extra: str | None
+    ) -> None:
+        """The outbox row of this change, in this same transaction (DESIGN.md, Alerts)."""
+        payload = {
+            "type": kind,
+            "before": None if before is None else before.to_dict(),
+            "after": _record(row).to_dict(),
+            **extra,
+        }
+        self._session.add(
+            OutboxRow(
+                event_id=row.id,
+                type=kind,
+                camera=row.camera,
+                rule=row.rule,
+                zone=row.zone,
+                severity=row.severity,
+                payload=payload,
+                created_at=time.time(),
             )
         )
         self._session.flush()

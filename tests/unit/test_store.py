@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ TABLES = {
     "event_audit",
     "camera_health",
     "camera_gaps",
+    "outbox",
     "alembic_version",
 }
 
@@ -74,7 +76,7 @@ def test_migrate_from_empty(url: str) -> None:
         store.migrate()  # idempotent
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         with store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == "0003"
             # The hand-written revision and the models describe the same schema.
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert store.list_events() == []
@@ -240,3 +242,31 @@ def test_camera_health_is_overwritten_per_camera_and_gaps_recorded(store: EventS
     v = open_event(store, camera="gate-3")
     assert store.end_abandoned(["gate-3"]) == 1
     assert store.get_event(v.id).state is LifecycleState.ENDED
+
+
+def test_every_event_change_writes_one_outbox_row_in_its_transaction(store: EventStore) -> None:
+    v = violation()
+    with store.unit_of_work() as w:
+        w.opened(v, source="rtsp://cam-3/s")
+    with store.unit_of_work() as w:
+        w.updated(dataclasses.replace(v, peak_confidence=0.9, end_pts=14.0))
+    with store.unit_of_work() as w:
+        w.ended(dataclasses.replace(v, peak_confidence=0.9, end_pts=15.0), None)
+    with store.unit_of_work() as w:
+        w.record_transition(v.id, "new", "acknowledged", "op-1", "seen")
+    with pytest.raises(RuntimeError), store.unit_of_work() as w:  # rolled back: no row
+        w.record_transition(v.id, "acknowledged", "assigned", "op-1")
+        raise RuntimeError("boom")
+
+    rows = store.outbox_since(0)
+    assert [r.type for r in rows] == ["new", "update", "end", "status"]
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
+    new, update, end, status = (r.payload for r in rows)
+    assert new["before"] is None and new["after"]["state"] == "open"
+    assert (update["before"]["peak_confidence"], update["after"]["peak_confidence"]) == (0.61, 0.9)
+    assert end["before"]["state"] == "open" and end["after"]["state"] == "ended"
+    assert (status["before"]["status"], status["after"]["status"]) == ("new", "acknowledged")
+    assert status["actor"] == "op-1" and status["note"] == "seen"
+    assert all(r.camera == "cam-3" and r.zone == "tank-farm" for r in rows)
+    assert store.outbox_since(rows[1].id) == rows[2:]
+    json.dumps([r.payload for r in rows])  # JSON-ready
