@@ -21,9 +21,10 @@ New revisions (developers)::
 
 from __future__ import annotations
 
+import fcntl
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine; None for in-memory databases and other dialects."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename
+        if "mode=memory" in database:
+            return None
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return Path(database)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if need be) for the block."""
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
+def _sqlite_file_lock(engine: Engine):
+    """The migration lock of a SQLite file (``vigil.db.lock``); nothing for other databases."""
+    database = _sqlite_file(engine)
+    if database is None or not database.parent.is_dir():  # SQLite itself says what is wrong
+        return nullcontext()
+    return _file_lock(database.with_name(database.name + ".lock"))
+
+
 class EventStore:
     """Events in a SQL database given by a SQLAlchemy URL.
 
@@ -115,10 +144,15 @@ class EventStore:
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (``alembic upgrade head``), in one
-        transaction where the database allows transactional DDL."""
-        with self.engine.begin() as connection:
+        transaction where the database allows transactional DDL.
+
+        Processes starting together against one database migrate one at a time: PostgreSQL
+        through an advisory lock, a SQLite file through ``flock`` on ``<file>.lock`` beside it
+        (SQLite runs DDL outside any lock of its own, so two processes would both create the
+        tables).
+        """
+        with _sqlite_file_lock(self.engine), self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
-                # Workers starting together against one database migrate one at a time.
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             command.upgrade(alembic_config(connection=connection), "head")
 
