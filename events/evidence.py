@@ -201,7 +201,7 @@ _FRAGMENTED = {
     "frag_duration": "1000000",
     "flush_packets": "1",
 }
-_ORIGIN_TAG = "vigil-origin="  # in the MP4 comment: the camera time of the clip's time 0
+_ORIGIN_TAG = "vigil-origin="  # in the MP4 comment: the camera time of the clip's first frame
 
 
 class AtomicMp4:
@@ -227,8 +227,8 @@ class AtomicMp4:
         self._closed = False
 
     def _set_origin(self, t: float) -> None:
-        """Record that the clip's time 0 is camera time ``t`` (before the first packet), so a
-        clip salvaged after a crash still lines up with the event's timeline."""
+        """Record that the clip's first frame shows camera time ``t`` (call it before the first
+        packet), so a clip salvaged after a crash still lines up with the event's timeline."""
         self._container.metadata["comment"] = f"{_ORIGIN_TAG}{t!r}"
 
     def _flush(self) -> None:
@@ -268,9 +268,11 @@ class _Packets:
 
 
 @contextlib.contextmanager
-def _open_clip(path: Path) -> Iterator[tuple[av.container.InputContainer, av.VideoStream, float]]:
-    """An MP4's container, video stream and origin (the camera time of its time 0; 0 when the
-    file does not say). Errors opening it become :class:`EvidenceError`."""
+def _open_clip(
+    path: Path,
+) -> Iterator[tuple[av.container.InputContainer, av.VideoStream, float | None]]:
+    """An MP4's container, video stream and origin (the camera time of its first frame; None
+    when the file does not say). Errors opening it become :class:`EvidenceError`."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -279,7 +281,7 @@ def _open_clip(path: Path) -> Iterator[tuple[av.container.InputContainer, av.Vid
         if not container.streams.video:
             raise EvidenceError(f"no video stream in {path.name}")
         comment = container.metadata.get("comment", "")
-        origin = float(comment[len(_ORIGIN_TAG) :]) if comment.startswith(_ORIGIN_TAG) else 0.0
+        origin = float(comment[len(_ORIGIN_TAG) :]) if comment.startswith(_ORIGIN_TAG) else None
         yield container, container.streams.video[0], origin
 
 
@@ -309,9 +311,14 @@ def _remux(source: Path, out: Path) -> _Packets:
                 if "comment" in src.metadata:
                     dst.metadata["comment"] = src.metadata["comment"]
                 target = dst.add_stream_from_template(stream)
-                times = []
+                times: list[float] = []
+                shift = (
+                    None  # the first frame plays at 0, whatever shift the recording's muxer made
+                )
                 for packet in _readable_packets(src, stream):
+                    shift = packet.pts if shift is None else shift
                     times.append(float(packet.pts * stream.time_base))
+                    packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
                     packet.stream = target
                     dst.mux(packet)
             if not times:
@@ -327,8 +334,9 @@ def salvage_clip(recording: Path, out: Path) -> ClipInfo:
     fragmented MP4 of a killed worker); with ``recording == out``, the ClipInfo of a clip that
     was finished but never stored.
 
-    Times are camera times (the recording carries its origin). Raises :class:`EvidenceError`
-    when nothing in it can be read; ``out`` is then left as it was.
+    Times are camera times: the recording carries the camera time of its first frame (muxers
+    may shift the stored timestamps, so only their differences are used). Raises
+    :class:`EvidenceError` when nothing in it can be read; ``out`` is then left as it was.
 
     >>> salvage_clip(Path(".ab12.mp4.x1y2.rec.part"), Path("ab12.mp4")).frames  # doctest: +SKIP
     57
@@ -342,11 +350,12 @@ def salvage_clip(recording: Path, out: Path) -> ClipInfo:
         raise EvidenceError(f"no readable frames in {out.name}")
     first, last = min(times), max(times)
     period = (last - first) / (len(times) - 1) if len(times) > 1 else 0.0
+    start = first if origin is None else origin
     return ClipInfo(
         path=out,
         sha256=sha256_file(out),
-        start_pts=origin + first,
-        end_pts=origin + last + period,
+        start_pts=start,
+        end_pts=start + last - first + period,
         frames=len(times),
     )
 

@@ -65,7 +65,7 @@ class RemuxClip(AtomicMp4):
             if not packet.keyframe:
                 return
             self._origin = min(packet.dts, packet.t)
-            self._set_origin(self._origin)
+            self._set_origin(packet.t)
             extradata = self.params.extradata
             if extradata and not _has_sps(data):
                 data = extradata + data
