@@ -359,6 +359,7 @@ class LiveEvidenceWriter:
             return
         store_change(self.store, change)  # raises while the store is away
         self._pending[change.camera] -= 1
+        self._report_backlog(change.camera)
 
     def _last_replay(self) -> None:
         """On close: try the journal for ``close_retry_seconds``; what is left stays there."""
