@@ -42,9 +42,9 @@ class RemuxClip(AtomicMp4):
     RTSP session description) are put in front of it, so the MP4 gets its ``avcC``.
     """
 
-    def __init__(self, out: Path, params: StreamParams) -> None:
+    def __init__(self, out: Path, params: StreamParams, *, recoverable: bool = True) -> None:
         self.params = params
-        super().__init__(out, recoverable=True)
+        super().__init__(out, recoverable=recoverable)
         try:
             self._stream = self._container.add_mux_stream(
                 params.codec, width=params.width, height=params.height

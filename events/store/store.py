@@ -24,7 +24,7 @@ from __future__ import annotations
 import fcntl
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x76_69_67_69_6C  # "vigil": the advisory lock that serialises migrations
-PG_CONNECT_TIMEOUT_S = 5
+PG_CONNECT_TIMEOUT_S = 3
 
 
 class EventNotFound(LookupError):
@@ -118,7 +118,7 @@ def _file_lock(path: Path) -> Iterator[None]:
         yield
 
 
-def _sqlite_file_lock(engine: Engine):
+def _sqlite_file_lock(engine: Engine) -> AbstractContextManager[None]:
     """The migration lock of a SQLite file (``vigil.db.lock``); nothing for other databases."""
     database = _sqlite_file(engine)
     if database is None or not database.parent.is_dir():  # SQLite itself says what is wrong
