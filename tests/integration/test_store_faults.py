@@ -12,7 +12,6 @@ models: a PostgreSQL server stopped mid-run, and a worker killed with SIGKILL mi
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -41,9 +40,7 @@ OUTAGE_S = 16.0
 AFTER_OUTAGE_S = 20.0
 
 
-def test_every_event_raised_is_stored_once_through_a_database_outage(
-    videos: Path, tmp_path: Path
-):
+def test_every_event_raised_is_stored_once_through_a_database_outage(videos: Path, tmp_path: Path):
     if postgres_bin() is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed")
     data = tmp_path / "data"
@@ -106,9 +103,7 @@ def test_every_event_raised_is_stored_once_through_a_database_outage(
     assert not list((data / "journal").glob("*.jsonl"))
 
 
-def test_a_killed_workers_open_event_is_ended_with_its_salvaged_clip(
-    videos: Path, tmp_path: Path
-):
+def test_a_killed_workers_open_event_is_ended_with_its_salvaged_clip(videos: Path, tmp_path: Path):
     data = tmp_path / "data"
     site = {
         "cameras": [
