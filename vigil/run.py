@@ -5,9 +5,14 @@ shared by all cameras (:mod:`vigil.analysis`), one evidence writer (:mod:`vigil.
 and the supervisor (:mod:`vigil.streams.supervisor`) on the main thread, which also publishes
 camera health to the store. Everything the user gave is checked before anything starts.
 
+Start-up: what a killed worker left is recovered first (:mod:`vigil.events.recovery`): dead
+workers' journals are replayed, events left open are ended with the snapshot and clip found on
+disk, stale temporary media files are removed.
+
 Shutdown (SIGINT/SIGTERM, or ``duration`` elapsed): the analysis stops, readers stop, every
 open violation is ended, every clip is finished with what the pre-roll buffer holds, the event
-rows are closed, and each camera's health is stored as ``stopped``.
+rows are closed, and each camera's health is stored as ``stopped``. A database outage does not
+stop the run: event changes wait in a journal on disk meanwhile (:mod:`vigil.events.live`).
 
 Example::
 
@@ -28,6 +33,7 @@ from pathlib import Path
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
 from vigil.events.live import LiveEvidenceWriter
+from vigil.events.recovery import recover
 from vigil.events.rules import build_rules
 from vigil.events.store.store import EventStore
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
@@ -48,6 +54,10 @@ class RunSummary:
     frames_analysed: dict[str, int]
     events_written: int
     reader_restarts: int
+    events_raised: int = 0  # violations the analysis opened
+    changes_journaled: int = 0  # event changes that waited in the journal (store outages)
+    changes_pending: int = 0  # still waiting at the end: stored by the next run
+    changes_lost: int = 0  # refused by the journal's disk too
 
 
 def _check_source(camera: CameraConfig) -> None:
@@ -106,9 +116,13 @@ class SiteRunner:
         every camera's state changes (besides the log)."""
         began = time.monotonic()
         self._listeners = [_log_state, *(listeners or [])]
-        abandoned = self.store.end_abandoned([c.id for c, _, _ in self._plans])
-        if abandoned:
-            log.warning("ended %d events left open by a previous run", abandoned)
+        recovered = recover(self.store, self.data_dir, [c.id for c, _, _ in self._plans])
+        if recovered.ended:
+            log.warning(
+                "ended %d events left open by a previous run (%d with a recovered clip)",
+                recovered.ended,
+                recovered.salvaged,
+            )
         wakeup = threading.Event()
         writer = LiveEvidenceWriter(self.store, self.data_dir)
         cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
@@ -143,6 +157,10 @@ class SiteRunner:
             frames_analysed={c.id: c.analysed for c in cameras},
             events_written=writer.written_events,
             reader_restarts=supervisor.restarts,
+            events_raised=writer.raised_events,
+            changes_journaled=writer.journaled_changes,
+            changes_pending=writer.pending_changes,
+            changes_lost=writer.lost_changes,
         )
 
     def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
@@ -172,6 +190,7 @@ class SiteRunner:
             pre_seconds=evidence.pre_seconds,
             post_seconds=evidence.post_seconds,
             picture_fps=options.picture_fps,
+            health=health,
         )
         pipeline = CameraPipeline(
             camera.id, rules, detectors, fps=camera.fps, clock="wall" if spec.live else "pts"

@@ -81,9 +81,22 @@ def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:
             _ago(h.last_frame_wall, now),
             str(h.reconnects),
             str(h.skipped),
-            h.last_error or "",
+            _error_and_backlog(h),
         )
     return table
+
+
+def _error_and_backlog(h: HealthSnapshot) -> str:
+    """The last error, and the event changes that wait for the database, if any."""
+    backlog = [
+        f"{n} event changes {what}"
+        for n, what in (
+            (h.pending_changes, "wait for the database"),
+            (h.lost_changes, "lost"),
+        )
+        if n
+    ]
+    return "; ".join(part for part in [h.last_error, *backlog] if part)
 
 
 def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
@@ -103,4 +116,6 @@ def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
         "last_error": h.last_error,
         "worker": h.worker,
         "updated_at": h.updated_at,
+        "pending_changes": h.pending_changes,
+        "lost_changes": h.lost_changes,
     }

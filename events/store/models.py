@@ -79,6 +79,8 @@ class EventRow(Base):
     source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float]
     updated_at: Mapped[float]
+    # What evidence is missing or partial, and why (e.g. a clip salvaged after a crash).
+    evidence_note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_in("state", LifecycleState), name="state"),
@@ -138,6 +140,10 @@ class CameraHealthRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str] = mapped_column(String(256))  # host:pid of the worker
     updated_at: Mapped[float]
+    # The worker's event changes for this camera that wait in its journal for the database,
+    # and those it could not even journal (lost).
+    pending_changes: Mapped[int] = mapped_column(RowId, server_default="0")
+    lost_changes: Mapped[int] = mapped_column(RowId, server_default="0")
 
     __table_args__ = (
         CheckConstraint(
