@@ -118,17 +118,17 @@ def _row(
 def cards_table(rows: list[CardRow]) -> Table:
     """The cards as a table; the licence is cut to its first clause (``--json`` has it whole)."""
     table = Table(title="Model cards (serves: the labels taken from this card by default)")
-    for column in ("name", "serves", "rules", "also provides", "supersedes", "weights", "licence"):
+    columns = ("name", "labels", "serves", "rules", "supersedes", "superseded by", "weights")
+    for column in (*columns, "licence"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        others = [label for label in row.labels if label not in row.serves]
-        superseded = f" (superseded by {', '.join(row.superseded_by)})" if row.superseded_by else ""
         table.add_row(
             row.name,
+            ", ".join(row.labels),
             ", ".join(row.serves) or "—",
             ", ".join(row.rules) or "—",
-            ", ".join(others) + superseded,
             ", ".join(row.supersedes),
+            ", ".join(row.superseded_by),
             row.weights or "[red]missing[/]",
             row.licence.split(" (")[0].split(";")[0],
         )
