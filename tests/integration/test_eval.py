@@ -31,11 +31,12 @@ def test_eval_images_reports_each_mapped_label(data: Path, tmp_path: Path):
             "eval", "images", str(data / "fire_smoke" / "roboflow_fire_wrpgm_v8_abonia1"),
             "--split", "valid", "--model", "fire", "--limit", "4",
             "--map-file", str(REPO / "datasets" / "class_maps" / "abonia1_fire.yaml"),
-            "--out", str(out),
+            "--out", str(out), "--json",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
+    assert json.loads(result.stdout) == report  # --json: the report alone on stdout
     assert report["n_images"] == 4
     by_label = {r["label"]: r for r in report["labels"]}
     assert set(by_label) == {"fire", "smoke"}
