@@ -73,14 +73,20 @@ def test_a_file_named_like_a_protocol_is_read_as_that_file(
     assert len(list(FileSource(relative))) == 3
 
 
-def test_clips_are_cut_from_the_named_file(concat_named: Path, tmp_path: Path):
-    clip = cut_clip(concat_named, 0.0, 5.0, tmp_path / "clip.mp4")
+def test_clips_are_cut_from_the_named_file(
+    concat_named: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(concat_named.parent)
+    clip = cut_clip(Path(concat_named.name), 0.0, 5.0, tmp_path / "clip.mp4")
     assert clip.frames == 3
 
 
-def test_a_camera_reading_a_file_named_like_a_protocol_reads_that_file(concat_named: Path):
-    spec = parse_source(str(concat_named))
-    assert spec.kind == "file" and spec.ffmpeg_url == f"file:{concat_named}"
+def test_a_camera_reading_a_file_named_like_a_protocol_reads_that_file(
+    concat_named: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(concat_named.parent)
+    spec = parse_source(concat_named.name)
+    assert spec.kind == "file"
     reader = CameraReader("cam", spec, ReaderOptions(analysis_fps=30, ring_seconds=600))
     reader.start()
     frames = []
@@ -93,3 +99,4 @@ def test_a_camera_reading_a_file_named_like_a_protocol_reads_that_file(concat_na
     reader.stop()
     reader.join(5)
     assert len(frames) == 3 and frames[0].shape == (24, 32)
+    assert spec.ffmpeg_url == f"file:{concat_named}"
