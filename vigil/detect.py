@@ -41,7 +41,7 @@ class DetectJob:
 
     Example:
         >>> job = DetectJob(Path("fall_01.mp4"), detect_site())  # doctest: +SKIP
-        >>> result = job.run(EventStore.for_data_dir(Path("vigil-data")), Path("vigil-data"))
+        >>> result = job.run(EventStore.for_data_dir(Path("data")), Path("data"))  # doctest: +SKIP
     """
 
     def __init__(self, path: Path, site: SiteConfig) -> None:
