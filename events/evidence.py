@@ -32,10 +32,12 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from vigil import VigilError
 from vigil.events.violation import Violation
+from vigil.streams.file import local_url
 
 
-class EvidenceError(ValueError):
+class EvidenceError(VigilError, ValueError):
     """Evidence could not be made (unreadable source, empty clip window, bad image)."""
 
 
@@ -511,7 +513,7 @@ def cut_clip(source: Path, start: float, end: float, out: Path) -> ClipInfo:
     if not 0 <= start < end:
         raise EvidenceError(f"bad clip window [{start:g}, {end:g}) seconds for {source}")
     try:
-        container = av.open(str(source))
+        container = av.open(local_url(source))
     except (av.error.FFmpegError, OSError) as exc:
         raise EvidenceError(f"cannot read video {source}: {_reason(exc)}") from None
     with container:

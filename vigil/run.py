@@ -39,7 +39,7 @@ from vigil.events.store.store import EventStore
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
-from vigil.streams.reader import CameraReader, ReaderOptions
+from vigil.streams.reader import CameraReader
 from vigil.streams.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -169,14 +169,8 @@ class SiteRunner:
         evidence = self.site.evidence_of(camera)
         reconnect = self.site.reconnect_of(camera)
         confirm = max((r.params.confirmation_duration for r in rules), default=0.0)
-        options = ReaderOptions(
-            analysis_fps=camera.fps,
-            open_timeout=reconnect.open_timeout,
-            stall_seconds=reconnect.stall_seconds,
-            backoff_initial=reconnect.backoff_initial,
-            backoff_max=reconnect.backoff_max,
-            fail_after=reconnect.fail_after,
-            ring_seconds=evidence.pre_seconds + confirm + RING_SLACK_S,
+        options = self.site.reader_options(
+            camera, ring_seconds=evidence.pre_seconds + confirm + RING_SLACK_S
         )
         health = CameraHealth(
             camera.id, name=camera.name, source=spec.display, fail_after=reconnect.fail_after

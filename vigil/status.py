@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from vigil.config import ConfigError
 from vigil.events.store.store import EventStore
 from vigil.streams.health import CameraState, HealthSnapshot
+from vigil.streams.sources import redact
 
 STALE_AFTER_S = 10.0
 _COLOURS = {
@@ -104,7 +105,7 @@ def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
     return {
         "camera": h.camera,
         "name": h.name,
-        "source": h.source,
+        "source": redact(h.source),  # rows stored before masking was complete, too
         "state": h.state.value,
         "stale": is_stale(h, now),
         "state_since": h.state_since,
