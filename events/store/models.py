@@ -192,3 +192,6 @@ class OutboxRow(Base):
         Index(None, "event_id"),
         Index(None, "created_at"),
     )
+
+
+from . import recording_models  # noqa: E402,F401  (continuous recording's tables, same metadata)
