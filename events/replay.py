@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -301,3 +302,36 @@ class _open:  # noqa: N801 - used as a function in ``with``
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+class TimeError(ExportError):
+    """A time the user wrote that cannot be read."""
+
+
+def parse_time(text: str, *, now: float | None = None) -> float:
+    """Epoch seconds from ISO 8601 (no zone: UTC), epoch seconds, ``now`` or ``today``
+    (midnight UTC). Raises :class:`TimeError` naming the text.
+
+    >>> parse_time("2026-11-29T14:05:00Z"), parse_time("1795961100"), parse_time("today", now=90000)
+    (1795961100.0, 1795961100.0, 86400.0)
+    """
+    value = text.strip()
+    now = time.time() if now is None else now
+    if value == "now":
+        return now
+    if value == "today":
+        return now - now % DAY
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise TimeError(
+            f"time {text!r}: expected ISO 8601 (2026-11-29T14:05:00Z), epoch seconds, "
+            "'now' or 'today'"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

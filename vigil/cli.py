@@ -345,6 +345,15 @@ def _mount_eval() -> None:
 _mount_eval()
 
 
+def _mount_recording() -> None:
+    from vigil.recording_cli import register
+
+    register(app)
+
+
+_mount_recording()
+
+
 def main() -> None:
     av.logging.set_level(av.logging.PANIC)
     try:
