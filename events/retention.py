@@ -37,7 +37,7 @@ from vigil.events.store.recordings import RecordingIndex, SegmentRecord, Span
 log = logging.getLogger(__name__)
 
 DAY = 86_400.0
-EVENT_MARGIN_S = 30.0  # media kept around an event: pre-roll, post-roll, a little context
+EVENT_MARGIN_S = 10.0  # media kept around an event: its pre-roll and post-roll
 
 
 @dataclass(frozen=True, slots=True)

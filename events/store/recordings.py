@@ -189,7 +189,7 @@ class RecordingIndex:
         if label is not None:
             query = query.where(SeenFrameRow.labels.contains(f",{label},", autoescape=True))
         with self._sessions() as session:
-            return list(session.execute(query).tuples())
+            return [(wall, blob) for wall, blob in session.execute(query)]
 
     def prune_seen(self, camera: str, before: float) -> int:
         """Delete ``camera``'s frame log older than ``before``; returns how many rows."""
