@@ -32,7 +32,7 @@ from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
 from vigil.events.violation import Violation
 from vigil.events.zones import Zone
-from vigil.streams.ring import RingBuffer
+from vigil.streams.ring import Picture, RingBuffer
 
 T0 = 1_800_000_000.0  # wall time of camera time 0
 HELMETS = "workers_helmets_01.mp4"  # 16.1 s, 30 fps, keyframes at 0 and 8.33 s of each loop
@@ -111,6 +111,24 @@ def test_a_segment_in_progress_is_never_indexed_and_a_killed_one_is_salvaged(
     assert salvaged.start_wall == pytest.approx(indexed[-1].end_wall, abs=0.05)
     # Again: nothing left to do.
     assert recover_segments(index, tmp_path, ["cam"]) == type(found)(0, 0, 0)
+
+
+def test_sources_that_are_not_h264_are_encoded_into_segments(videos: Path, tmp_path: Path):
+    ring = RingBuffer(30, 256 << 20)
+    settings = RecordSettings(segment_seconds=3, crf=30, picture_fps=10)
+    writer = SegmentWriter("mjpeg", ring, tmp_path, None, settings, lambda t: T0 + t)
+    with av.open(str(videos / HELMETS)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if frame.time >= 7.0:
+                break
+            if i % 3 == 0:  # 10 decoded pictures a second, as a reader keeps them
+                ring.append(Picture(frame.to_ndarray(format="bgr24"), frame.time, 360 * 640 * 3))
+                writer.pump()
+    writer.close()
+    assert [round(s.duration, 1) for s in writer.pending] == [3.0, 3.0, 1.0]
+    for s in writer.pending:
+        assert s.codec == "h264" and s.keyframes[0] == 0.0
+        assert len(frame_times(tmp_path / s.path)) == s.frames == round(s.duration * 10)
 
 
 def test_export_cuts_at_keyframes_or_exactly_and_bad_ranges_say_why(
