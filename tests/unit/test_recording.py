@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from vigil.cli import app
 from vigil.config import ConfigError, SiteConfig, load_site_config
 from vigil.events.continuous import ContinuousRecorder
+from vigil.events.exports import ExportJobs
 from vigil.events.replay import (
     ExportError,
     export_range,
@@ -335,3 +336,21 @@ def test_parse_time_forms():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_export_jobs_run_in_the_background_and_say_why_they_failed(videos: Path, tmp_path: Path):
+    store = EventStore.for_data_dir(tmp_path)
+    index = RecordingIndex(store)
+    record(videos / HELMETS, tmp_path, index, [(0, 20)]).close()
+    jobs = ExportJobs(index, tmp_path)
+    try:
+        good = jobs.submit("cam", T0 + 2, T0 + 12, exact=False, owner="alice")
+        bad = jobs.submit("cam", T0 + 100, T0 + 110, exact=False, owner="alice")
+        done, failed = jobs.wait(good.id), jobs.wait(bad.id)
+    finally:
+        jobs.close()
+        store.dispose()
+    assert done.state == "done" and done.path == tmp_path / "exports" / f"{good.id}.mp4"
+    assert len(frame_times(done.path)) == done.result.frames
+    assert failed.state == "failed" and "no recording of camera 'cam'" in failed.error
+    assert not (tmp_path / "exports" / f"{bad.id}.mp4").exists()
