@@ -265,7 +265,7 @@ class SegmentWriter:
             frames = segment.writer.frames
             period = (segment.last_t - segment.first_t) / max(1, frames - 1)
             duration = segment.last_t - segment.first_t + period
-            keyframes = tuple(segment.keyframes)
+            keyframes = tuple(round(k, 4) for k in segment.keyframes)
             codec, width, height = params.codec, params.width, params.height
         else:
             probe = probe_segment(segment.out)

@@ -114,6 +114,24 @@ def test_a_segment_in_progress_is_never_indexed_and_a_killed_one_is_salvaged(
     assert recover_segments(index, tmp_path, ["cam"]) == type(found)(0, 0, 0)
 
 
+def test_finished_segments_the_store_never_took_are_indexed_at_start(
+    videos: Path, tmp_path: Path, index: RecordingIndex
+):
+    writer = record(videos / HELMETS, tmp_path, None, [(0, 40)])  # the store was away
+    writer.close()
+    assert len(writer.pending) == 3 and index.segments("cam") == []
+    found = recover_segments(index, tmp_path, ["cam"])
+    assert (found.salvaged, found.indexed, found.swept) == (0, 3, 0)
+    indexed = index.segments("cam")
+    assert [(s.path, s.frames, s.keyframes) for s in indexed] == [
+        (p.path, p.frames, p.keyframes) for p in writer.pending
+    ]
+    assert [s.start_wall for s in indexed] == pytest.approx([p.start_wall for p in writer.pending])
+    assert [s.end_wall for s in indexed] == pytest.approx(
+        [p.end_wall for p in writer.pending], abs=0.02
+    )
+
+
 def test_sources_that_are_not_h264_are_encoded_into_segments(videos: Path, tmp_path: Path):
     ring = RingBuffer(30, 256 << 20)
     settings = RecordSettings(segment_seconds=3, crf=30, picture_fps=10)
