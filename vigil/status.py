@@ -1,6 +1,6 @@
 """`vigil status`: each camera's health as the worker running it last stored it.
 
-A row not refreshed for ``STALE_AFTER_S`` seconds belongs to a worker that is not running (or
+A row not refreshed for ``streams.health.STALE_AFTER_S`` seconds belongs to a worker that is not running (or
 cannot reach the database): its state is shown as it was, marked stale.
 """
 
@@ -15,9 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from vigil.config import ConfigError
 from vigil.events.store.store import EventStore
-from vigil.streams.health import CameraState, HealthSnapshot
-
-STALE_AFTER_S = 10.0
+from vigil.streams.health import CameraState, HealthSnapshot, is_stale
 _COLOURS = {
     CameraState.LIVE: "green",
     CameraState.CONNECTING: "yellow",
@@ -58,10 +56,6 @@ def _ago(epoch: float | None, now: float, style: str = "ago") -> str:
     else:
         text = f"{seconds / 3600:.1f} h"
     return text if style == "for" else f"{text} ago"
-
-
-def is_stale(h: HealthSnapshot, now: float) -> bool:
-    return h.state is not CameraState.STOPPED and now - h.updated_at > STALE_AFTER_S
 
 
 def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:

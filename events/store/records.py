@@ -48,6 +48,10 @@ class EventRecord:
     source: str | None
     created_at: float
     updated_at: float
+    model_card: str | None = None  # the card behind the label, when the event opened
+    model_version: str | None = None  # its weights' digest
+    model_threshold: float | None = None  # confidence a box of the label needed
+    model_thresholds: dict[str, float] | None = None  # the card's per-label thresholds
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values: enums as strings, paths as strings, the bbox as a list."""

@@ -315,6 +315,10 @@ class EventWriter:
                 source=source,
                 created_at=now,
                 updated_at=now,
+                model_card=None if v.model is None else v.model.name,
+                model_version=None if v.model is None else v.model.version,
+                model_threshold=None if v.model is None else v.model.threshold,
+                model_thresholds=None if v.model is None else dict(v.model.thresholds),
             )
         )
         self._session.flush()  # a duplicate id fails here, at the call that caused it
@@ -475,4 +479,8 @@ def _record(row: EventRow) -> EventRecord:
         source=row.source,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        model_card=row.model_card,
+        model_version=row.model_version,
+        model_threshold=row.model_threshold,
+        model_thresholds=row.model_thresholds,
     )

@@ -31,6 +31,8 @@ TABLES = {
     "camera_health",
     "camera_gaps",
     "outbox",
+    "users",
+    "api_tokens",
     "alembic_version",
 }
 
@@ -76,7 +78,7 @@ def test_migrate_from_empty(url: str) -> None:
         store.migrate()  # idempotent
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         with store.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0003"
+            assert MigrationContext.configure(conn).get_current_revision() == "0004"
             # The hand-written revision and the models describe the same schema.
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert store.list_events() == []
