@@ -1,7 +1,7 @@
 """`vigil status`: each camera's health as the worker running it last stored it.
 
-A row not refreshed for ``streams.health.STALE_AFTER_S`` seconds belongs to a worker that is not running (or
-cannot reach the database): its state is shown as it was, marked stale.
+A row not refreshed for ``STALE_AFTER_S`` (streams.health) seconds belongs to a worker that is not
+running (or cannot reach the database): its state is shown as it was, marked stale.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from vigil.config import ConfigError
 from vigil.events.store.store import EventStore
 from vigil.streams.health import CameraState, HealthSnapshot, is_stale
+
 _COLOURS = {
     CameraState.LIVE: "green",
     CameraState.CONNECTING: "yellow",

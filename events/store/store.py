@@ -484,3 +484,9 @@ def _record(row: EventRow) -> EventRecord:
         model_threshold=row.model_threshold,
         model_thresholds=row.model_thresholds,
     )
+
+
+def event_record(row: EventRow) -> EventRecord:
+    """The caller-facing record of an event row, for read models that query the table
+    themselves (the API's filtered pages)."""
+    return _record(row)
