@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from vigil.events.store import EventStore
 
@@ -118,6 +118,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": "this conflicts with what is stored (a duplicate?)"},
             status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(DataError)
+    async def unstorable(_r: Request, exc: DataError) -> JSONResponse:
+        log.info("value refused by the database: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            {"detail": "a value in the request is not one the database can hold"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
     @app.exception_handler(OperationalError)

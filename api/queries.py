@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from vigil.events.store.models import EventRow
 from vigil.events.store.records import EventRecord
 from vigil.events.store.store import event_record
+
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class BadCursor(ValueError):
@@ -102,7 +105,9 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         start_wall, event_id = json.loads(raw)
-        if not isinstance(event_id, str) or isinstance(start_wall, bool):
+        if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+            raise TypeError
+        if isinstance(start_wall, bool):
             raise TypeError
         start_wall = float(start_wall)
         if not math.isfinite(start_wall):

@@ -108,7 +108,7 @@ class UserUpdate(_In):
 
 
 class LoginRequest(_In):
-    name: str = Field(max_length=64, description="user name")
+    name: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="user name")
     password: str = Field(max_length=PASSWORD_MAX, description="password")
 
 

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from vigil.api.config import ApiConfig
 from vigil.detector.cards import ModelCard, load_cards
 from vigil.events.rules.params import RulesConfig
 from vigil.events.zones import Zone
@@ -211,6 +212,7 @@ class SiteConfig(_Strict):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig, description="`vigil serve`, `run --serve`")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
