@@ -12,6 +12,8 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import signal
+import socket
 import threading
 import time
 
@@ -50,8 +52,25 @@ class ApiServer:
         host = self.config.host
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
+    def check_port(self) -> None:
+        """ServerError now, before the app starts, if the address cannot be listened on."""
+        host, port = self.config.host, self.config.port
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+                probe.bind(infos[0][4])
+        except OSError as exc:
+            raise ServerError(f"could not listen on {host}:{port}: {exc.strerror or exc}") from None
+
     def run(self) -> None:
-        """Serve in this thread until SIGINT/SIGTERM."""
+        """Serve in this thread until SIGINT/SIGTERM, then return (a clean stop, status 0)."""
+        self.check_port()
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn handles the signal, then raises it again for the handler it found:
+            # let that be a no-op rather than KeyboardInterrupt or death by SIGTERM.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: None)
         with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind
             self.server.run()
         if not self.server.started:
@@ -59,6 +78,7 @@ class ApiServer:
 
     def start(self, timeout: float = 30.0) -> None:
         """Serve in a background thread; return once it listens."""
+        self.check_port()
         self._thread = threading.Thread(target=self.server.run, name="vigil-api", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout

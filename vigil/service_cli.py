@@ -18,13 +18,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from rich.console import Console
+
 from vigil.api.config import ApiConfig, SecretError
-from vigil.cli import err, fail, out, user_errors
 from vigil.config import SiteConfig, StorageConfig, load_site_config
 
 if TYPE_CHECKING:
     from vigil.api.server import ApiServer
     from vigil.events.store import EventStore
+
+out = Console()
+err = Console(stderr=True)
 
 users_app = typer.Typer(help="API users: who may sign in, with which role and cameras.")
 token_app = typer.Typer(help="API tokens for integrations (Authorization: Bearer …).")
@@ -65,6 +69,7 @@ def service_errors(subject: Path | None = None) -> Iterator[None]:
     """The CLI's user errors, plus the API's own: one line on stderr and exit 2."""
     from vigil.api.accounts import AccountError
     from vigil.api.server import ServerError
+    from vigil.cli import fail, user_errors  # here: `python -m vigil.cli` imports this module
 
     with user_errors(subject):
         try:
@@ -129,6 +134,7 @@ def serve(
         store = service.open_store()
         app = create_app(store, service.data_dir, service.api)
         server = ApiServer(app, service.api.host, service.api.port, log_level="info")
+        server.check_port()
         err.print(f"data: {service.data_dir}; Ctrl-C to stop")
         try:
             server.run()
@@ -246,6 +252,8 @@ def token_create(
     from vigil.api.accounts import Accounts
 
     if expires_days is not None and expires_days <= 0:
+        from vigil.cli import fail
+
         raise fail("--expires-days must be above 0")
     with service_errors(config):
         store = Service.load(config, data).open_store()
