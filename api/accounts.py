@@ -283,6 +283,26 @@ class Accounts:
             self._touch(token.id, now)
         return _user(owner)
 
+    def still_allowed(
+        self, user_id: int, token_sha256: str | None, now: float | None = None
+    ) -> User | None:
+        """The user as stored now, if still enabled (and, for a token, the token still live):
+        what a long-lived request (the event stream) re-checks from time to time."""
+        now = time.time() if now is None else now
+        with self._sessions() as session:
+            user = session.get(UserRow, user_id)
+            if user is None or user.disabled:
+                return None
+            if token_sha256 is not None:
+                token = session.scalar(
+                    select(ApiTokenRow).where(ApiTokenRow.token_sha256 == token_sha256)
+                )
+                if token is None or token.revoked_at is not None or token.user_id != user_id:
+                    return None
+                if token.expires_at is not None and token.expires_at <= now:
+                    return None
+            return _user(user)
+
     def _touch(self, token_id: int, now: float) -> None:
         try:
             with self._sessions.begin() as session:

@@ -98,7 +98,32 @@ def create_app(store: EventStore, data_dir: Path, config: ApiConfig | None = Non
 
     app.include_router(api)
     app.include_router(system.router)
+    app.openapi = lambda: _described(app)  # type: ignore[method-assign]
     return app
+
+
+# FastAPI's own 422 body, described like every other schema.
+_VALIDATION_FIELDS = {
+    "HTTPValidationError": {"detail": "each problem with the request"},
+    "ValidationError": {
+        "loc": "where: body, query, path or header, then the field",
+        "msg": "what is wrong with it",
+        "type": "the kind of problem",
+        "input": "the value given",
+        "ctx": "details of the rule it broke",
+    },
+}
+
+
+def _described(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        for name, fields in _VALIDATION_FIELDS.items():
+            properties = schema.get("components", {}).get("schemas", {}).get(name, {})
+            for field, description in fields.items():
+                if field in properties.get("properties", {}):
+                    properties["properties"][field].setdefault("description", description)
+    return app.openapi_schema or schema
 
 
 def _add_error_handlers(app: FastAPI) -> None:

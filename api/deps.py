@@ -9,6 +9,7 @@ cannot read the token.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,14 @@ from .config import ApiConfig
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import EventQueries
-from .security import CSRF_HEADER, SESSION_COOKIE, InvalidSession, SessionSigner, same_secret
+from .security import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    InvalidSession,
+    SessionSigner,
+    same_secret,
+    token_digest,
+)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -59,6 +67,16 @@ class Principal:
 
     user: User
     via: Literal["session", "token"]
+    token_sha256: str | None = None  # the bearer token's digest
+    expires_at: float | None = None  # the session's end
+
+    def still_allowed(self, accounts: Accounts, now: float) -> Principal | None:
+        """This principal as the store has it now (role, cameras), or None if it has been
+        disabled, revoked or has expired since the request began."""
+        if self.expires_at is not None and now >= self.expires_at:
+            return None
+        user = accounts.still_allowed(self.user.id, self.token_sha256, now)
+        return None if user is None else dataclasses.replace(self, user=user)
 
     @property
     def cameras(self) -> tuple[str, ...] | None:
@@ -101,7 +119,7 @@ def authenticated(
         user = svc.accounts.user_for_token(bearer.credentials)
         if user is None:
             raise _unauthorized("token unknown, expired or revoked, or its user is disabled")
-        return Principal(user, "token")
+        return Principal(user, "token", token_sha256=token_digest(bearer.credentials))
     if cookie:
         try:
             claims = svc.sessions.decode(cookie)
@@ -117,7 +135,7 @@ def authenticated(
                 status.HTTP_403_FORBIDDEN,
                 f"CSRF token missing or wrong: send the {CSRF_HEADER} header from sign-in",
             )
-        return Principal(user, "session")
+        return Principal(user, "session", expires_at=claims.expires_at)
     raise _unauthorized("sign in (POST /api/v1/auth/login) or send a bearer token")
 
 

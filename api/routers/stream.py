@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterable
 from typing import Annotated, Literal
 
@@ -17,6 +19,7 @@ router = APIRouter(tags=["stream"])
 
 RETRY_MS = 2000  # how soon a browser's EventSource reconnects
 WAIT_S = 5.0  # a client re-checks at least this often (the hub wakes it sooner)
+RECHECK_S = 10.0  # a disabled user, a revoked token or a new camera limit applies this soon
 
 
 def _wanted(
@@ -68,9 +71,16 @@ async def stream(
     last = last_event_id if last_event_id is not None else after
     last = hub.position if last is None else last
     svc.metrics.sse_clients.inc()
+    checked = time.monotonic()
     try:
         yield ServerSentEvent(comment="vigil event stream", retry=RETRY_MS)
         while not hub.closed:
+            if time.monotonic() - checked >= RECHECK_S:
+                checked = time.monotonic()
+                fresh = await asyncio.to_thread(principal.still_allowed, svc.accounts, time.time())
+                if fresh is None:
+                    return  # the client reconnects, and is refused with a 401
+                principal = fresh
             rows = await hub.after(last)
             if not rows:
                 await hub.wait(last, WAIT_S)

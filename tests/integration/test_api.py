@@ -429,6 +429,29 @@ def test_sse_delivers_changes_live_and_resumes_without_loss_or_duplicates(api) -
     assert [m.event for m in mine] == ["new", "update", "end", "status"]
 
 
+def test_sse_follows_a_new_camera_limit_and_ends_when_the_token_is_revoked(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.api.routers import stream
+
+    monkeypatch.setattr(stream, "RECHECK_S", 0.1)
+    monkeypatch.setattr(stream, "WAIT_S", 0.1)
+    with api.client("viewer", timeout=httpx.Timeout(10.0)) as c, c.stream(
+        "GET", f"{API}/stream"
+    ) as r:
+        messages = sse_messages(r)
+        assert next(messages) == "vigil event stream"
+        api.accounts.update_user("viewer", cameras=["yard"])
+        time.sleep(0.5)
+        stored(api.store, violation("gate-3", "no_helmet", T0), ended=False)
+        yard = stored(api.store, violation("yard", "fire", T0 + 1), ended=False)
+        assert json.loads(next_message(messages).data)["after"]["id"] == yard.id
+        api.accounts.revoke_token(api.accounts.tokens("viewer")[0].id)
+        assert [m for m in messages if isinstance(m, SseMessage)] == []  # the stream ends
+    with api.client("viewer") as c:
+        assert c.get(f"{API}/stream").status_code == 401
+
+
 def test_sse_sends_heartbeats(api, monkeypatch: pytest.MonkeyPatch) -> None:
     import fastapi.routing
 
@@ -596,3 +619,28 @@ def test_a_database_that_cannot_be_reached_is_a_503_not_a_500(tmp_path: Path) ->
     finally:
         server.stop()
         down.dispose()
+
+
+def test_the_openapi_schema_describes_every_field_and_parameter(api) -> None:
+    with api.client("viewer") as c:
+        schema = c.get(f"{API}/openapi.json").json()
+    missing = [
+        f"{name}.{prop}"
+        for name, s in schema["components"]["schemas"].items()
+        for prop, p in s.get("properties", {}).items()
+        if not p.get("description")
+    ]
+    missing += [
+        f"{method} {path} ?{param['name']}"
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+        for param in op.get("parameters", [])
+        if not param.get("description")
+    ]
+    assert missing == []
+    assert all(
+        path.startswith(f"{API}/")
+        for path in schema["paths"]
+        if path not in ("/healthz", "/metrics")
+    )
+    assert {"HTTPBearer", "APIKeyCookie"} <= set(schema["components"]["securitySchemes"])

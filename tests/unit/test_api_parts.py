@@ -173,8 +173,9 @@ def test_the_hub_serves_recent_rows_from_memory_and_older_ones_from_the_store(
 
     def write(n: int) -> None:
         for _ in range(n):
-            v = Violation("cam", "fall", "person_fallen", "track:1", "high", 0, 0, 0, 0, 0.9, 0,
-                          (0, 0, 1, 1))
+            v = Violation(
+                "cam", "fall", "person_fallen", "track:1", "high", 0, 0, 0, 0, 0.9, 0, (0, 0, 1, 1)
+            )
             with store.unit_of_work() as w:
                 w.opened(v)
 
@@ -206,8 +207,15 @@ def test_the_hub_serves_recent_rows_from_memory_and_older_ones_from_the_store(
 
 def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
     assert decode_cursor(encode_cursor(1767000000.123456, "ab_12")) == (1767000000.123456, "ab_12")
-    for garbage in ("", "!!!", "bm90IGpzb24", encode_cursor(float("inf"), "x")[:-1] + "A",
-                    "WzEsICJhXHUwMDAwYiJd", "WyJ4IiwgImEiXQ", "W3RydWUsICJhIl0"):
+    for garbage in (
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        encode_cursor(float("inf"), "x")[:-1] + "A",
+        "WzEsICJhXHUwMDAwYiJd",
+        "WyJ4IiwgImEiXQ",
+        "W3RydWUsICJhIl0",
+    ):
         with pytest.raises(BadCursor):
             decode_cursor(garbage)
 

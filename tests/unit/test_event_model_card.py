@@ -77,7 +77,12 @@ def test_an_event_records_the_card_version_and_thresholds_behind_it(tmp_path: Pa
 
 def test_missing_weights_give_a_version_that_says_so() -> None:
     card = ModelCard.model_validate(
-        {"name": "x", "weights": {"path": "/nowhere/x.pt"}, "licence": "x", "source": "x",
-         "class_map": {}}
+        {
+            "name": "x",
+            "weights": {"path": "/nowhere/x.pt"},
+            "licence": "x",
+            "source": "x",
+            "class_map": {},
+        }
     )
     assert weights_version(card) == "missing"
