@@ -92,9 +92,11 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield make_url(PG_URL).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        ).render_as_string(hide_password=False)
+        yield (
+            make_url(PG_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -135,8 +137,9 @@ def bench(kind: str, events: int, requests: int) -> list[tuple[str, float, float
                 conn.execute(insert(EventRow), batch)
         with store.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
-        print(f"{kind}: {events} events inserted in {time.monotonic() - began:.1f} s",
-              file=sys.stderr)
+        print(
+            f"{kind}: {events} events inserted in {time.monotonic() - began:.1f} s", file=sys.stderr
+        )
         accounts = Accounts(store.engine)
         accounts.add_user("root", "a long passphrase", "admin")
         accounts.add_user("two", "a long passphrase", "viewer", cameras=CAMERAS[:2])
@@ -160,8 +163,12 @@ def bench(kind: str, events: int, requests: int) -> list[tuple[str, float, float
                 ),
                 "one day + severity + status": lambda: admin.get(
                     "/api/v1/events",
-                    params={"since": since, "until": "2025-12-06T00:00:00Z",
-                            "severity": "critical", "status": "new"},
+                    params={
+                        "since": since,
+                        "until": "2025-12-06T00:00:00Z",
+                        "severity": "critical",
+                        "status": "new",
+                    },
                 ),
                 "camera-limited user (2 of 16)": lambda: clients["two"].get("/api/v1/events"),
                 "stats, whole range": lambda: admin.get("/api/v1/stats"),

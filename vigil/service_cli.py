@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-
 from rich.console import Console
+from rich.table import Table
 
 from vigil.api.config import ApiConfig, SecretError
 from vigil.config import SiteConfig, StorageConfig, load_site_config

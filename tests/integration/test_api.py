@@ -436,9 +436,10 @@ def test_sse_follows_a_new_camera_limit_and_ends_when_the_token_is_revoked(
 
     monkeypatch.setattr(stream, "RECHECK_S", 0.1)
     monkeypatch.setattr(stream, "WAIT_S", 0.1)
-    with api.client("viewer", timeout=httpx.Timeout(10.0)) as c, c.stream(
-        "GET", f"{API}/stream"
-    ) as r:
+    with (
+        api.client("viewer", timeout=httpx.Timeout(10.0)) as c,
+        c.stream("GET", f"{API}/stream") as r,
+    ):
         messages = sse_messages(r)
         assert next(messages) == "vigil event stream"
         api.accounts.update_user("viewer", cameras=["yard"])

@@ -13,9 +13,8 @@ from pathlib import Path
 import av
 import httpx
 import pytest
-from livehelpers import free_port, wait_for
-
 from apihelpers import SseMessage, sse_messages
+from livehelpers import free_port, wait_for
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 PASSWORD = "a long passphrase"
