@@ -143,6 +143,10 @@ class OutboxHub:
                 log.warning("event stream: cannot read the outbox (%s)", type(exc).__name__)
                 await asyncio.sleep(max(1.0, self.poll_s))
                 continue
+            except Exception:  # never let the one poller die: every client would stall
+                log.exception("event stream: reading the outbox failed")
+                await asyncio.sleep(max(1.0, self.poll_s))
+                continue
             released = self._follower.take(rows, self._clock())
             if released:
                 if len(self._ring) + len(released) > (self._ring.maxlen or 0):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from ..deps import Authenticated, Svc
 from ..queries import EventFilter
-from ..schemas import DayCount, KeyCount, StatsOut
+from ..schemas import DayCount, KeyCount, StatsOut, at
 from .events import Cameras, Rules, Since, Until, Zones, epoch
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -40,8 +40,8 @@ def stats(
     )
     counts = svc.queries.counts(f, utc_offset_minutes)
     return StatsOut(
-        since=since,
-        until=until,
+        since=at(f.since),
+        until=at(f.until),
         total=counts.total,
         by_rule=[KeyCount(key=k, count=n) for k, n in counts.by_rule],
         by_camera=[KeyCount(key=k, count=n) for k, n in counts.by_camera],
