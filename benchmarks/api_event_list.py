@@ -7,6 +7,16 @@ the store's own (Alembic), so the indexes measured are the shipped ones.
 
     .venv/bin/python benchmarks/api_event_list.py --events 100000 --requests 200
     VIGIL_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test  # the default
+
+Measured on the 2-core development machine, shared with other jobs (load ~4), ms:
+
+    scenario                           SQLite p50/p95   PostgreSQL p50/p95
+    unfiltered, first page                 8.4 / 14.9        17.1 / 27.4
+    unfiltered, pages 1-20 by cursor       8.9 / 13.1        19.0 / 31.7
+    camera + rule + min_confidence        10.4 / 15.3        18.9 / 30.6
+    one day + severity + status           10.0 / 13.6        16.6 / 23.8
+    camera-limited user (2 of 16)         13.3 / 16.8        15.1 / 21.6
+    stats, whole range                   163.9 / 287.8      193.0 / 233.3
 """
 
 from __future__ import annotations
