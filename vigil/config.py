@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from vigil.detector.cards import ModelCard, load_cards
+from vigil.events.alerts.config import AlertsConfig
 from vigil.events.rules.params import RulesConfig
 from vigil.events.zones import Zone
 from vigil.streams.file import SourceError
@@ -211,6 +212,7 @@ class SiteConfig(_Strict):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
