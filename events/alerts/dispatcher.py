@@ -138,7 +138,7 @@ class Dispatcher:
         return self._holding.is_set()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until every change is routed and nothing is sending or due; True if so."""
+        """Wait until every change is routed and no delivery is pending or sending; True if so."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

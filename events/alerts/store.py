@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
+from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -418,18 +418,16 @@ class AlertStore:
                 s.execute(_next_attempt(_delivery_record(row), now, row.done_targets, now))
             return [row.outbox_id for row in rows]
 
-    def busy(self, channels: Sequence[str], now: float | None = None) -> bool:
-        """Whether a delivery of these channels is sending or due now (a dispatcher that
-        stops drains until none is)."""
-        now = time.time() if now is None else now
+    def busy(self, channels: Sequence[str]) -> bool:
+        """Whether a delivery of these channels is still pending (due now or later) or
+        sending; a dispatcher that stops drains until none is."""
         with self._sessions() as s:
             return bool(
                 s.scalar(
                     select(literal(True))
                     .where(
                         DeliveryRow.channel.in_(list(channels)),
-                        (DeliveryRow.status == "sending")
-                        | and_(DeliveryRow.status == "pending", DeliveryRow.due_at <= now),
+                        DeliveryRow.status.in_(("pending", "sending")),
                     )
                     .limit(1)
                 )
