@@ -180,3 +180,25 @@ alerts:
     assert (
         ends[0]["snapshot_url"] == f"http://vigil.test/api/v1/events/{first['event_id']}/snapshot"
     )
+
+
+def test_vigil_run_with_a_bad_alert_channel_is_one_line(tmp_path: Path):
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        f"""
+cameras: [{{id: gate-3, source: "rtsp://127.0.0.1:9/none", rules: {{fall: {{}}}}}}]
+storage: {{data_dir: {tmp_path / "data"}}}
+alerts: {{channels: [{{name: chat, kind: apprise, urls: ["nosuch://token@host/"]}}]}}
+"""
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: alerts: channel chat: apprise does not understand a nosuch:// URL"], (
+        result.stderr
+    )

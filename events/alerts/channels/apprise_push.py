@@ -29,7 +29,7 @@ class AppriseNotifier:
         self._targets: dict[str, apprise.Apprise] = {}
         for url in config.urls:
             notifier = apprise.Apprise()
-            if not notifier.add(url):
+            if not _quietly_add(notifier, url):
                 scheme = url.split("://", 1)[0]
                 raise ValueError(
                     f"channel {config.name}: apprise does not understand a {scheme}:// URL"
@@ -58,3 +58,15 @@ class AppriseNotifier:
 
     def close(self) -> None:
         self._targets.clear()
+
+
+def _quietly_add(notifier: apprise.Apprise, url: str) -> bool:
+    """``notifier.add(url)`` without apprise's own log line for a bad URL (it names the URL
+    with its secrets; the caller raises one line of its own). Called while a channel is built,
+    before any worker thread runs."""
+    logger = logging.getLogger("apprise")
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        return notifier.add(url)
+    finally:
+        logger.propagate = propagate
