@@ -195,16 +195,19 @@ class Dispatcher:
         self._start_workers()
         expires = time.monotonic() + self.lease.ttl
         next_renew = next_advance = 0.0
+        highest = self.alerts.highest_routed()  # routed marks above the cursor, if any
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_renew:
                 expires = self._renew(expires)
                 next_renew = now + self.renew_every
             try:
-                if now >= next_advance:
+                # Advancing writes: only while routed rows lie above the cursor.
+                if now >= next_advance and highest > position:
                     position = self.alerts.advance_cursor(LEASE_NAME, self.lease, self.cursor_grace)
                     next_advance = now + 1.0
-                full = self._route_once(position)
+                full, routed_to = self._route_once(position)
+                highest = max(highest, routed_to)
             except SQLAlchemyError as exc:  # a busy database: the rows wait for the next poll
                 log.warning("alerts: routing failed, retrying: %s", exc)
                 full = False
@@ -223,16 +226,17 @@ class Dispatcher:
             log.warning("alerts: lease renewal failed, retrying: %s", exc)
             return expires
 
-    def _route_once(self, position: int, batch: int = 200) -> bool:
-        """Route one batch of unrouted changes; True when the batch was full (more wait)."""
+    def _route_once(self, position: int, batch: int = 200) -> tuple[bool, int]:
+        """Route one batch of unrouted changes. Returns whether the batch was full (more
+        wait) and the highest outbox id routed (0 when none)."""
         records = self.alerts.unrouted(position, batch)
         if not records:
-            return False
+            return False, 0
         queued = self.alerts.route(self.lease, records, self._routes)
         for worker in self._workers:
             if queued.get(worker.channel_name):
                 worker.wake()
-        return len(records) == batch
+        return len(records) == batch, records[-1].id
 
     def _channel_route(self, c: _Channel) -> ChannelRoute:
         wanted = c.wanted_changes()
@@ -289,9 +293,15 @@ class ChannelWorker(threading.Thread):
         alerts, lease = self.dispatcher.alerts, self.dispatcher.lease
         while self._holding.is_set():
             try:
-                claimed = alerts.claim(lease, self.channel_name)
+                # Idle polls only read; the claim (a write) is made when something is due.
+                due = alerts.next_due_at(self.channel_name)
+                claimed = (
+                    None
+                    if due is None or due > time.time()
+                    else alerts.claim(lease, self.channel_name)
+                )
                 if claimed is None:
-                    self._idle(alerts.next_due_at(self.channel_name))
+                    self._idle(due)
                     continue
                 self._deliver(claimed)
             except LeaseLost:

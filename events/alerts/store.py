@@ -291,6 +291,12 @@ class AlertStore:
         )
         return RouteState(new_skipped=bool(skipped))
 
+    def highest_routed(self) -> int:
+        """The highest outbox id with a routed mark (0 when none): the cursor has work to do
+        while it is below this."""
+        with self._sessions() as s:
+            return int(s.scalar(select(func.coalesce(func.max(AlertRoutedRow.outbox_id), 0))))
+
     def advance_cursor(
         self, name: str, lease: Lease, grace: float, now: float | None = None
     ) -> int:

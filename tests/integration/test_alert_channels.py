@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import REGISTRY
 
 from vigil.events.alerts import AlertsConfig, AlertStore, Dispatcher
 from vigil.events.alerts.channels import build_channel
@@ -71,8 +72,14 @@ def free_port() -> int:
 # --- webhook --------------------------------------------------------------------------------
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_webhook_signed_retried_with_backoff_and_logged(store: EventStore, tmp_path: Path):
     secret = "s3cret"
+    sent_before = sample("vigil_alert_deliveries_total", channel="scada", status="sent")
+    latency_before = sample("vigil_alert_latency_seconds_count", channel="scada")
     flaky = Receiver(answer=lambda _r, n: 503 if n <= 2 else 200)  # fails twice on purpose
     refusing = Receiver(answer=lambda _r, _n: 401)
     down = Receiver(answer=lambda _r, _n: 500)
@@ -134,6 +141,10 @@ def test_webhook_signed_retried_with_backoff_and_logged(store: EventStore, tmp_p
     ]
     (last,) = AlertStore(store).deliveries(channel="down", limit=1)
     assert last.error == "HTTP 500 (gave up after 3 attempts)"
+    # Prometheus: deliveries by channel and status, latency of the sent ones.
+    assert sample("vigil_alert_deliveries_total", channel="scada", status="sent") == sent_before + 3
+    assert sample("vigil_alert_latency_seconds_count", channel="scada") == latency_before + 3
+    assert sample("vigil_alert_deliveries_total", channel="down", status="dropped") >= 3
 
 
 # --- MQTT -----------------------------------------------------------------------------------

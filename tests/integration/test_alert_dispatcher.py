@@ -53,6 +53,10 @@ def test_two_dispatchers_on_one_store_only_the_lease_holder_delivers(url: str, t
                 open_event(store_b, subject=f"track:{i}")
             wait_until(lambda: len(receiver.snapshot()) >= 20, 20, "10 more deliveries")
             assert b.wait_idle(10)
+            # The cursor passes every routed change and their routed marks are dropped.
+            alerts = AlertStore(store_b)
+            wait_until(lambda: alerts.cursor_position("alerts", 0) == 20, 10, "the cursor")
+            assert alerts.highest_routed() == 0
         finally:
             a.stop()
             b.stop()
