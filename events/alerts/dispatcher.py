@@ -113,8 +113,8 @@ class Dispatcher:
     def stop(self, drain: float = 0.0, timeout: float = 30.0, release: bool = True) -> None:
         """Stop: first wait up to ``drain`` seconds for what is due to go out (the rest goes
         out on the next start), then let workers finish the attempt in hand, release the
-        lease (``release=False`` leaves it to expire: what a crash looks like to the others)
-        and close the channels."""
+        lease (``release=False`` leaves it to expire: what a crash looks like to the others);
+        each worker closes its channel as it stops."""
         if drain > 0 and self.holding:
             self.wait_idle(drain)
         self._release_on_stop = release
@@ -122,11 +122,6 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        for channel in self.channels.values():
-            try:
-                channel.close()
-            except Exception:  # closing must not stop the others
-                log.exception("alert channel could not be closed cleanly")
 
     def wake(self) -> None:
         """Poll the outbox now (an in-process writer that just committed a change)."""
@@ -290,6 +285,16 @@ class ChannelWorker(threading.Thread):
         self._wake.set()
 
     def run(self) -> None:
+        try:
+            self.channel.open()
+            self._work()
+        finally:
+            try:
+                self.channel.close()
+            except Exception:  # closing must not hide why the worker stopped
+                log.exception("alerts: channel %s could not be closed cleanly", self.channel_name)
+
+    def _work(self) -> None:
         alerts, lease = self.dispatcher.alerts, self.dispatcher.lease
         while self._holding.is_set():
             try:

@@ -467,18 +467,35 @@ class AlertStore:
         self, user_name: str, endpoint: str, p256dh: str, auth: str
     ) -> PushSubscription:
         """Store a browser's subscription for a user; the same endpoint again replaces it
-        (a browser re-subscribing, or a phone handed to another user)."""
-        now = time.time()
-        with self._sessions.begin() as s:
-            row = s.scalar(
-                select(PushSubscriptionRow).where(PushSubscriptionRow.endpoint == endpoint)
-            )
-            if row is None:
-                row = PushSubscriptionRow(endpoint=endpoint, created_at=now)
-                s.add(row)
-            row.user_name, row.p256dh, row.auth = user_name, p256dh, auth
-            s.flush()
-            return _subscription(row)
+        (a browser re-subscribing, or a phone handed to another user).
+
+        Raises ValueError naming the field for an endpoint that is not an http(s) URL or an
+        empty key.
+        """
+        if not endpoint.startswith(("https://", "http://")) or len(endpoint) > 2048:
+            raise ValueError("endpoint: an http(s) URL of at most 2048 characters")
+        for name, value, longest in (("p256dh", p256dh, 256), ("auth", auth, 64)):
+            if not value or len(value) > longest:
+                raise ValueError(f"keys.{name}: 1 to {longest} characters")
+        keys = {"user_name": user_name, "p256dh": p256dh, "auth": auth}
+        by_endpoint = PushSubscriptionRow.endpoint == endpoint
+        for _ in range(2):  # a concurrent add of the same endpoint: update the row it made
+            try:
+                with self._sessions.begin() as s:
+                    # Write first: SQLite takes its write lock before anything is read.
+                    if not s.execute(
+                        update(PushSubscriptionRow).where(by_endpoint).values(**keys)
+                    ).rowcount:  # type: ignore[attr-defined]
+                        s.add(
+                            PushSubscriptionRow(endpoint=endpoint, created_at=time.time(), **keys)
+                        )
+                        s.flush()
+                    return _subscription(
+                        s.scalars(select(PushSubscriptionRow).where(by_endpoint)).one()
+                    )
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"push subscription for {endpoint!r} could not be stored")
 
     def remove_push_subscription(self, endpoint: str, user_name: str | None = None) -> bool:
         """Delete a subscription by endpoint (only the user's own, when ``user_name`` is

@@ -30,7 +30,12 @@ from prometheus_client import REGISTRY
 
 from vigil.events.alerts import AlertsConfig, AlertStore, Dispatcher
 from vigil.events.alerts.channels import build_channel
-from vigil.events.alerts.channels.webpush import VAPID_FILE, load_vapid, vapid_public_key
+from vigil.events.alerts.channels.webpush import (
+    VAPID_FILE,
+    application_server_key,
+    load_vapid,
+    vapid_public_key,
+)
 from vigil.events.alerts.config import AppriseChannel
 from vigil.events.store.store import EventStore
 
@@ -349,14 +354,11 @@ def test_webpush_encrypted_for_each_subscription_and_gone_ones_dropped(
     # The VAPID key was generated once into the data folder, private to its owner.
     key_file = tmp_path / VAPID_FILE
     assert key_file.stat().st_mode & 0o777 == 0o600
-    server_key = vapid_public_key(
-        load_vapid(
-            AlertsConfig.model_validate(
-                {"channels": [{"name": "c", "kind": "webpush", "subject": subject}]}
-            ).channels[0],
-            tmp_path,
-        )
+    site_alerts = AlertsConfig.model_validate(
+        {"channels": [{"name": "c", "kind": "webpush", "subject": subject}]}
     )
+    server_key = application_server_key(site_alerts, tmp_path)
+    assert server_key == vapid_public_key(load_vapid(site_alerts.channels[0], tmp_path))
     assert verify_vapid(push.headers["authorization"], service.url, subject) == server_key
     # The payload is really encrypted for ana's browser: only her keys open it.
     private, auth = keys["/push/ana"]

@@ -219,3 +219,7 @@ def test_push_subscriptions_per_user(alerts: AlertStore) -> None:
     assert not alerts.remove_push_subscription("https://push.example/2", user_name="ana")
     assert alerts.remove_push_subscription("https://push.example/2", user_name="bo")
     assert [s.user_name for s in alerts.push_subscriptions()] == ["ana"]
+    with pytest.raises(ValueError, match="endpoint: an http"):
+        alerts.add_push_subscription("ana", "file:///etc/passwd", "k", "a")
+    with pytest.raises(ValueError, match="keys.auth"):
+        alerts.add_push_subscription("ana", "https://push.example/3", "k", "")

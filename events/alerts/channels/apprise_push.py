@@ -56,8 +56,11 @@ class AppriseNotifier:
             errors.append(f"{notifier[0].url(privacy=True)}: {reason}")
         return Outcome(ok=not errors, error="; ".join(errors) or None, done_targets=frozenset(done))
 
+    def open(self) -> None:
+        pass  # apprise connects per notification
+
     def close(self) -> None:
-        self._targets.clear()
+        pass
 
 
 def _quietly_add(notifier: apprise.Apprise, url: str) -> bool:

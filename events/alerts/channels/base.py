@@ -1,9 +1,12 @@
 """What every channel is: something that sends one delivery and says how it went.
 
-A channel never raises for a failed send: it answers an :class:`Outcome`, and the worker
-that drives it logs the attempt and schedules the retry. Channels that fan out to several
-targets (apprise URLs, WebPush subscriptions, MQTT's two topics) report the targets they have
-reached, and skip those on the next attempt, so a retry repeats nothing that arrived.
+A channel is opened by the worker that drives it when its dispatcher takes the lease, and
+closed when the worker stops (it may be opened again later): a standby dispatcher holds no
+connection and announces nothing. A channel never raises for a failed send: it answers an
+:class:`Outcome`, and the worker logs the attempt and schedules the retry. Channels that fan
+out to several targets (apprise URLs, WebPush subscriptions, MQTT's two topics) report the
+targets they have reached and skip those on the next attempt: a retry repeats nothing that
+arrived.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ SENT = Outcome(ok=True)
 
 class Channel(Protocol):
     """A destination for alerts (see the module docstring)."""
+
+    def open(self) -> None: ...
 
     def send(self, delivery: Delivery) -> Outcome: ...
 

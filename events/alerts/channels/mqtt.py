@@ -11,6 +11,7 @@ queue it and send it after a reconnect, behind the dispatcher's back, on top of 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 
@@ -27,21 +28,28 @@ class Mqtt:
 
     def __init__(self, config: MqttChannel) -> None:
         self.config = config
+        self._available = f"{config.topic_prefix}/available"
         self._connected = threading.Event()
         self._last_error: str | None = None
+        self._client: mqtt.Client | None = None
+
+    def open(self) -> None:
+        """Connect (in paho's network thread, reconnecting by itself) and announce ``online``."""
+        if self._client is not None:
+            return
+        c = self.config
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"vigil-{config.name}-{uuid.uuid4().hex[:8]}",
+            client_id=f"vigil-{c.name}-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv311,
         )
-        if config.username is not None:
-            client.username_pw_set(config.username, config.password)
-        self._available = f"{config.topic_prefix}/available"
+        if c.username is not None:
+            client.username_pw_set(c.username, c.password)
         client.will_set(self._available, "offline", qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.connect_async(config.host, config.port, keepalive=30)
+        client.connect_async(c.host, c.port, keepalive=30)
         client.loop_start()
         self._client = client
 
@@ -59,6 +67,9 @@ class Mqtt:
 
     def send(self, delivery: Delivery) -> Outcome:
         c = self.config
+        if self._client is None:
+            self.open()
+        assert self._client is not None
         if not self._connected.wait(c.timeout):
             why = self._last_error or "no connection"
             return Outcome(ok=False, error=f"MQTT broker {c.host}:{c.port}: {why}")
@@ -85,7 +96,14 @@ class Mqtt:
         return Outcome(ok=error is None, error=error, done_targets=frozenset(done))
 
     def close(self) -> None:
+        """Announce ``offline`` and disconnect; :meth:`open` connects again."""
+        client, self._client = self._client, None
+        if client is None:
+            return
         if self._connected.is_set():
-            self._client.publish(self._available, "offline", qos=1, retain=True).wait_for_publish(1)
-        self._client.disconnect()
-        self._client.loop_stop()
+            # If the broker went away meanwhile, its last will says offline.
+            with contextlib.suppress(RuntimeError, ValueError):
+                client.publish(self._available, "offline", qos=1, retain=True).wait_for_publish(1)
+        client.disconnect()
+        client.loop_stop()
+        self._connected.clear()

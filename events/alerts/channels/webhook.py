@@ -29,12 +29,16 @@ class Webhook:
     """POSTs deliveries to one URL (see the module docstring).
 
     >>> hook = Webhook(WebhookChannel(name="x", kind="webhook", url="http://127.0.0.1:9/"))
-    >>> hook.close()
+    >>> hook.open(); hook.close()
     """
 
     def __init__(self, config: WebhookChannel) -> None:
         self.config = config
-        self._client = httpx.Client(timeout=config.timeout, follow_redirects=False)
+        self._client: httpx.Client | None = None
+
+    def open(self) -> None:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.config.timeout, follow_redirects=False)
 
     def send(self, delivery: Delivery) -> Outcome:
         body = encode(delivery.payload)
@@ -49,6 +53,9 @@ class Webhook:
         }
         if self.config.secret:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, timestamp, body)
+        if self._client is None:
+            self.open()
+        assert self._client is not None
         try:
             response = self._client.post(self.config.url, content=body, headers=headers)
         except httpx.TimeoutException:
@@ -67,4 +74,6 @@ class Webhook:
         )
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None

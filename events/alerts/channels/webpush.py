@@ -21,7 +21,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from ..backoff import http_status_retryable
-from ..config import WebPushChannel
+from ..config import AlertsConfig, WebPushChannel
 from ..payloads import push_message
 from ..store import AlertStore
 from .base import Delivery, Outcome
@@ -61,6 +61,15 @@ def vapid_public_key(vapid: Vapid) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def application_server_key(alerts: AlertsConfig | None, data_dir: Path) -> str | None:
+    """The key the console passes to ``pushManager.subscribe`` (``applicationServerKey``):
+    that of the site's first WebPush channel, or None when it has none (for the API)."""
+    for channel in alerts.channels if alerts is not None else ():
+        if isinstance(channel, WebPushChannel):
+            return vapid_public_key(load_vapid(channel, data_dir))
+    return None
+
+
 class WebPush:
     """Pushes each delivery to every subscription of the channel's users (all by default)."""
 
@@ -75,9 +84,15 @@ class WebPush:
         self.alerts = alerts
         self.vapid = vapid
         self.timezone = timezone
-        self._session = requests.Session()
+        self._session: requests.Session | None = None
+
+    def open(self) -> None:
+        if self._session is None:
+            self._session = requests.Session()
 
     def send(self, delivery: Delivery) -> Outcome:
+        if self._session is None:
+            self.open()
         subscriptions = self.alerts.push_subscriptions(users=self.config.users)
         if not subscriptions:
             return Outcome(ok=False, retry=False, error="no push subscriptions")
@@ -123,4 +138,6 @@ class WebPush:
         )
 
     def close(self) -> None:
-        self._session.close()
+        if self._session is not None:
+            self._session.close()
+            self._session = None
