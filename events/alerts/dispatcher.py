@@ -192,6 +192,7 @@ class Dispatcher:
         next_renew = next_advance = 0.0
         highest = self.alerts.highest_routed()  # routed marks above the cursor, if any
         while not self._stop.is_set():
+            self._wake.clear()  # before looking: a wake-up from now on is not lost
             now = time.monotonic()
             if now >= next_renew:
                 expires = self._renew(expires)
@@ -208,7 +209,6 @@ class Dispatcher:
                 full = False
             if not full:
                 self._wake.wait(self.poll_interval)
-                self._wake.clear()
 
     def _renew(self, expires: float) -> float:
         try:
@@ -297,18 +297,16 @@ class ChannelWorker(threading.Thread):
     def _work(self) -> None:
         alerts, lease = self.dispatcher.alerts, self.dispatcher.lease
         while self._holding.is_set():
+            self._wake.clear()  # before looking: a wake-up from now on is not lost
             try:
                 # Idle polls only read; the claim (a write) is made when something is due.
                 due = alerts.next_due_at(self.channel_name)
-                claimed = (
-                    None
-                    if due is None or due > time.time()
-                    else alerts.claim(lease, self.channel_name)
-                )
-                if claimed is None:
+                if due is None or due > time.time():
                     self._idle(due)
                     continue
-                self._deliver(claimed)
+                claimed = alerts.claim(lease, self.channel_name)
+                if claimed is not None:
+                    self._deliver(claimed)
             except LeaseLost:
                 return
             except SQLAlchemyError as exc:
@@ -318,7 +316,6 @@ class ChannelWorker(threading.Thread):
     def _idle(self, next_due: float | None) -> None:
         wait = 1.0 if next_due is None else min(max(next_due - time.time(), 0.005), 1.0)
         self._wake.wait(wait)
-        self._wake.clear()
 
     def _deliver(self, claimed: DeliveryRecord) -> None:
         d, s = self.dispatcher, self.settings

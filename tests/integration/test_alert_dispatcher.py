@@ -121,12 +121,13 @@ def test_killed_mid_delivery_and_restarted_loses_nothing(tmp_path: Path):
         raw = Counter(r.key for r in receipts)  # the receiver dedupes nothing
         assert set(raw) == {f"{i}:{name}" for i in range(1, 11)}
         repeated = {k for k, n in raw.items() if n > 1}
-        # Only the attempt that was in flight at the kill was repeated, and only once.
-        assert repeated == {f"{o}:{c}" for c, o in in_flight if c == name}
+        # Only an attempt in flight at the kill can be repeated, and only once: it was
+        # `sending`, and may or may not have reached the receiver (the held one had).
+        assert repeated <= {f"{o}:{c}" for c, o in in_flight if c == name}, (repeated, in_flight)
         assert all(raw[k] == 2 for k in repeated)
         for key in repeated:  # byte-identical, so a receiver dedupes on the key
             assert len({r.body for r in receipts if r.key == key}) == 1
-    assert held.key in {f"{o}:{c}" for c, o in in_flight}
+    assert Counter(r.key for r in slow.snapshot())[held.key] == 2
     outbox_id = int(held.key.split(":")[0])
     history = sorted(
         (d.attempt, d.status, d.error, d.dispatcher)
