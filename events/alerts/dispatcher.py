@@ -101,6 +101,7 @@ class Dispatcher:
         self._holding = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: list[ChannelWorker] = []
+        self._release_on_stop = True
 
     # --- control ----------------------------------------------------------------------------
 
@@ -150,7 +151,6 @@ class Dispatcher:
     # --- the dispatcher's thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        self._release_on_stop = True
         while not self._stop.is_set():
             try:
                 if not self.alerts.acquire_lease(self.lease):
