@@ -46,6 +46,7 @@ from pydantic import (
 
 from vigil import VigilError
 from vigil.detector.cards import ModelCard, load_cards
+from vigil.events.alerts.config import AlertsConfig
 from vigil.events.rules.params import RulesConfig
 from vigil.events.zones import Zone
 from vigil.streams.reader import ReaderOptions
@@ -253,6 +254,7 @@ class SiteConfig(_Strict):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:

@@ -32,6 +32,11 @@ TABLES = {
     "camera_health",
     "camera_gaps",
     "outbox",
+    "leases",
+    "alert_cursor",
+    "alert_routed",
+    "deliveries",
+    "push_subscriptions",
     "alembic_version",
 }
 
