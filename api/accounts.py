@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil import VigilError
 from vigil.events.store.models import ApiTokenRow, UserRow
 
 from .security import Role, hash_password, new_token_secret, token_digest, verify_password
@@ -37,7 +38,7 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 LAST_USED_EVERY_S = 60.0  # a token's last use is written at most this often
 
 
-class AccountError(ValueError):
+class AccountError(VigilError, ValueError):
     """A request about users or tokens that cannot be done; ``status`` is its HTTP status."""
 
     status = 422

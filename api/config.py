@@ -20,6 +20,8 @@ from pathlib import Path
 from limits import parse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from vigil import VigilError
+
 SECRET_ENV = "VIGIL_SESSION_SECRET"
 SECRET_FILE = "session.key"  # in the data dir, 0600, made on first start
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -78,7 +80,7 @@ class ApiConfig(BaseModel):
         return bool(self.public_url and self.public_url.startswith("https://"))
 
 
-class SecretError(ValueError):
+class SecretError(VigilError, ValueError):
     """The session secret cannot be had: one line, never the secret itself."""
 
 

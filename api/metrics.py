@@ -1,7 +1,9 @@
-"""Prometheus metrics of one app: stored events by rule, cameras by state, SSE clients.
+"""Prometheus metrics of one app: stored events by rule, cameras by state, SSE clients; and,
+after them, the process-wide default registry (alert deliveries and latency, which
+``vigil.events.alerts.metrics`` registers there, and the process's own figures).
 
-Each app has its own registry (``app.state.metrics.registry``), so other parts (alert
-delivery) register their counters there too.
+Each app has its own registry (``app.state.services.metrics.registry``), so several apps in
+one process (tests) do not collide.
 
 >>> from vigil.events.store import EventStore
 >>> metrics = Metrics(EventStore("sqlite://"))
@@ -14,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -61,4 +63,4 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + generate_latest(REGISTRY)

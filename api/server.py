@@ -20,11 +20,13 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from vigil import VigilError
+
 # Open event streams do not end by themselves: after this long a stopping server cuts them.
 GRACEFUL_S = 2
 
 
-class ServerError(RuntimeError):
+class ServerError(VigilError, RuntimeError):
     """The server could not start (the port is taken, the address is wrong)."""
 
 

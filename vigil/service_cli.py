@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.api.config import ApiConfig, SecretError
+from vigil import VigilError
+from vigil.api.config import ApiConfig
 from vigil.config import SiteConfig, StorageConfig, load_site_config
 
 if TYPE_CHECKING:
@@ -63,20 +62,6 @@ class Service:
         return EventStore(url) if url else EventStore.for_data_dir(self.data_dir)
 
 
-@contextmanager
-def service_errors(subject: Path | None = None) -> Iterator[None]:
-    """The CLI's user errors, plus the API's own: one line on stderr and exit 2."""
-    from vigil.api.accounts import AccountError
-    from vigil.api.server import ServerError
-    from vigil.cli import fail, user_errors  # here: `python -m vigil.cli` imports this module
-
-    with user_errors(subject):
-        try:
-            yield
-        except (AccountError, SecretError, ServerError) as exc:
-            raise fail(str(exc)) from None
-
-
 @dataclass
 class BackgroundApi:
     """The API serving in a thread, with the store it opened for itself."""
@@ -106,10 +91,9 @@ def start_api(service: Service) -> BackgroundApi:
     return BackgroundApi(server, store)
 
 
-def serve_beside(site: SiteConfig, data_dir: Path, config: Path | None) -> BackgroundApi:
+def serve_beside(site: SiteConfig, data_dir: Path) -> BackgroundApi:
     """`vigil run --serve`: the site's API beside its cameras, in this process."""
-    with service_errors(config):
-        return start_api(Service.of_site(site, data_dir))
+    return start_api(Service.of_site(site, data_dir))
 
 
 def serve(
@@ -119,26 +103,21 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port", min=1, max=65535)] = None,
 ) -> None:
     """Serve the API over the store (events, media, cameras, stats, users, live stream)."""
-    import logging
-
     from vigil.api.app import create_app
     from vigil.api.server import ApiServer
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    with service_errors(config):
-        service = Service.load(config, data)
-        changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-        service.api = service.api.model_copy(update=changes)
-        store = service.open_store()
-        app = create_app(store, service.data_dir, service.api)
-        server = ApiServer(app, service.api.host, service.api.port, log_level="info")
-        server.check_port()
-        err.print(f"data: {service.data_dir}; Ctrl-C to stop")
-        try:
-            server.run()
-        finally:
-            store.dispose()
+    service = Service.load(config, data)
+    changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    service.api = service.api.model_copy(update=changes)
+    store = service.open_store()
+    app = create_app(store, service.data_dir, service.api)
+    server = ApiServer(app, service.api.host, service.api.port, log_level="info")
+    server.check_port()
+    err.print(f"data: {service.data_dir}; Ctrl-C to stop")
+    try:
+        server.run()
+    finally:
+        store.dispose()
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -169,12 +148,11 @@ def users_add(
     """Add a user; the password is asked for (twice) unless --password-stdin."""
     from vigil.api.accounts import Accounts
 
-    with service_errors(config):
-        store = Service.load(config, data).open_store()
-        with store:
-            user = Accounts(store.engine).add_user(
-                name, _password(password_stdin), role, group=group, cameras=camera or None
-            )
+    store = Service.load(config, data).open_store()
+    with store:
+        user = Accounts(store.engine).add_user(
+            name, _password(password_stdin), role, group=group, cameras=camera or None
+        )
     cameras = ", ".join(user.cameras) if user.cameras is not None else "every camera"
     err.print(f"added {user.name} ({user.role.value}; {cameras})")
 
@@ -191,12 +169,9 @@ def users_passwd(
     """Set a user's password (and enable the user again)."""
     from vigil.api.accounts import Accounts
 
-    with service_errors(config):
-        store = Service.load(config, data).open_store()
-        with store:
-            Accounts(store.engine).update_user(
-                name, password=_password(password_stdin), disabled=False
-            )
+    store = Service.load(config, data).open_store()
+    with store:
+        Accounts(store.engine).update_user(name, password=_password(password_stdin), disabled=False)
     err.print(f"password of {name} set")
 
 
@@ -209,10 +184,9 @@ def users_list(
     """List the users."""
     from vigil.api.accounts import Accounts
 
-    with service_errors(config):
-        store = Service.load(config, data).open_store()
-        with store:
-            users = Accounts(store.engine).users()
+    store = Service.load(config, data).open_store()
+    with store:
+        users = Accounts(store.engine).users()
     if as_json:
         for u in users:
             row = {"name": u.name, "role": u.role.value, "group": u.group}
@@ -251,13 +225,10 @@ def token_create(
     from vigil.api.accounts import Accounts
 
     if expires_days is not None and expires_days <= 0:
-        from vigil.cli import fail
-
-        raise fail("--expires-days must be above 0")
-    with service_errors(config):
-        store = Service.load(config, data).open_store()
-        with store:
-            new = Accounts(store.engine).create_token(user, name, expires_days=expires_days)
+        raise VigilError("--expires-days must be above 0")
+    store = Service.load(config, data).open_store()
+    with store:
+        new = Accounts(store.engine).create_token(user, name, expires_days=expires_days)
     until = f", expires {_when(new.info.expires_at)}" if new.info.expires_at else ""
     err.print(f"token {new.info.id} for {user}{until}; the secret is shown this once:")
     sys.stdout.write(new.secret + "\n")
@@ -272,10 +243,9 @@ def token_revoke(
     """Revoke a token at once."""
     from vigil.api.accounts import Accounts
 
-    with service_errors(config):
-        store = Service.load(config, data).open_store()
-        with store:
-            info = Accounts(store.engine).revoke_token(token_id)
+    store = Service.load(config, data).open_store()
+    with store:
+        info = Accounts(store.engine).revoke_token(token_id)
     err.print(f"token {info.id} ({info.name}, {info.user}) revoked")
 
 
@@ -288,10 +258,9 @@ def token_list(
     """List tokens (never their secrets)."""
     from vigil.api.accounts import Accounts
 
-    with service_errors(config):
-        store = Service.load(config, data).open_store()
-        with store:
-            tokens = Accounts(store.engine).tokens(user)
+    store = Service.load(config, data).open_store()
+    with store:
+        tokens = Accounts(store.engine).tokens(user)
     table = Table(title="API tokens")
     for column in ("id", "name", "user", "prefix", "expires", "revoked", "last used"):
         table.add_column(column, overflow="fold")

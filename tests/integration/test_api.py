@@ -28,6 +28,7 @@ from sqlalchemy import update
 from vigil.api.app import create_app
 from vigil.api.security import CSRF_HEADER
 from vigil.api.server import ApiServer
+from vigil.events.alerts.metrics import delivered
 from vigil.events.store import EventStore
 from vigil.events.store.models import EventRow
 from vigil.streams.health import CameraState, HealthSnapshot
@@ -591,8 +592,10 @@ def test_healthz_and_metrics(api) -> None:
     stored(api.store, violation("gate-3", "no_helmet", T0))
     stored(api.store, violation("yard", "fire", T0))
     api.store.put_camera_health([health("gate-3", time.time())], "w")
+    delivered("scada", "sent", 0.25)  # what the alert dispatcher counts
     with api.client("viewer") as c:
         text = c.get("/metrics").text
+    assert 'vigil_alert_deliveries_total{channel="scada",status="sent"}' in text
     assert 'vigil_events{rule="no_helmet"} 1.0' in text
     assert 'vigil_cameras{stale="false",state="live"} 1.0' in text
     assert "vigil_sse_clients 0.0" in text

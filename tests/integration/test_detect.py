@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from videocheck import is_faststart, probe
 
-from vigil.config import VigilConfig
+from vigil.config import SiteConfig, detect_site
 from vigil.detect import DetectResult, detect_video
 from vigil.events.store.records import EventRecord
 from vigil.events.store.store import EventStore
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def run(video: Path, rules: dict, data_dir: Path, url: str | None = None) -> DetectResult:
-    config = VigilConfig.model_validate({"fps": 2, "rules": rules})
+    config = detect_site({"fps": 2, "rules": rules}, default_id=video.stem)
     store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
     with store:
         result = detect_video(video, config, store, data_dir)
@@ -30,7 +30,7 @@ def run(video: Path, rules: dict, data_dir: Path, url: str | None = None) -> Det
     return result
 
 
-def check_evidence(event: EventRecord, config: VigilConfig, duration: float) -> None:
+def check_evidence(event: EventRecord, config: SiteConfig, duration: float) -> None:
     assert event.snapshot_path.read_bytes()[:2] == b"\xff\xd8"
     codec, clip_seconds, frames, _ = probe(event.clip_path)
     assert codec == "h264" and frames > 0
@@ -51,7 +51,7 @@ def test_fall_video_gives_a_fall_event_near_the_fall(videos: Path, tmp_path: Pat
     assert 2.5 <= first.start_pts <= 6.0
     assert first.severity == "critical" and first.label == "person_fallen"
     for event in falls:
-        check_evidence(event, VigilConfig(), result.video.duration)
+        check_evidence(event, detect_site(), result.video.duration)
 
 
 def test_fire_video_gives_fire_or_smoke(videos: Path, tmp_path: Path):
@@ -59,7 +59,7 @@ def test_fire_video_gives_fire_or_smoke(videos: Path, tmp_path: Path):
     rules = {e.rule for e in result.events}
     assert rules & {"fire", "smoke"}, "no fire or smoke event on a video of a fire"
     for event in result.events:
-        check_evidence(event, VigilConfig(), result.video.duration)
+        check_evidence(event, detect_site(), result.video.duration)
 
 
 def test_people_in_a_restricted_zone(videos: Path, tmp_path: Path):
@@ -73,7 +73,7 @@ def test_people_in_a_restricted_zone(videos: Path, tmp_path: Path):
         assert event.zone == "plaza-south"
         x1, y1, x2, y2 = event.bbox
         assert y2 >= 240 - 20  # the person's feet were in the zone
-    check_evidence(in_zone[0], VigilConfig(), result.video.duration)
+    check_evidence(in_zone[0], detect_site(), result.video.duration)
 
 
 def test_no_helmet_where_heads_are_bare(videos: Path, tmp_path: Path):
@@ -85,7 +85,7 @@ def test_no_helmet_where_heads_are_bare(videos: Path, tmp_path: Path):
     on_bare_slides = [e for e in result.events if int(e.start_pts // 2) % 2 == 0]
     assert on_bare_slides, "no no_helmet event on any slide of bare-headed workers"
     assert all(e.label == "head_bare" for e in result.events)
-    check_evidence(on_bare_slides[0], VigilConfig(), result.video.duration)
+    check_evidence(on_bare_slides[0], detect_site(), result.video.duration)
 
 
 def test_no_helmet_stays_quiet_on_a_worker_in_a_hard_hat(videos: Path, tmp_path: Path):

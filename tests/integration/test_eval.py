@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli import app
-from vigil.config import VigilConfig
+from vigil.config import detect_site
 from vigil.evaluate.groundtruth import load_ground_truth
 from vigil.evaluate.videos import evaluate_videos
 
@@ -31,11 +31,12 @@ def test_eval_images_reports_each_mapped_label(data: Path, tmp_path: Path):
             "eval", "images", str(data / "fire_smoke" / "roboflow_fire_wrpgm_v8_abonia1"),
             "--split", "valid", "--model", "fire", "--limit", "4",
             "--map-file", str(REPO / "datasets" / "class_maps" / "abonia1_fire.yaml"),
-            "--json", str(out),
+            "--out", str(out), "--json",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
+    assert json.loads(result.stdout) == report  # --json: the report alone on stdout
     assert report["n_images"] == 4
     by_label = {r["label"]: r for r in report["labels"]}
     assert set(by_label) == {"fire", "smoke"}
@@ -59,7 +60,7 @@ def test_eval_images_bad_class_map_is_one_line(data: Path):
 
 def test_eval_videos_scores_a_fall(videos: Path, tmp_path: Path):
     gt = load_ground_truth(REPO / "datasets" / "ground_truth" / "fall_01.yaml")
-    config = VigilConfig.model_validate({"fps": 2, "rules": {"fall": {}}})
+    config = detect_site({"fps": 2, "rules": {"fall": {}}})
     gt.rules = ["fall"]
     gt.ignore = []
     report = evaluate_videos([gt], videos, config, cache_dir=tmp_path)

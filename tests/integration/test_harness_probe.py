@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config import VigilConfig
+from vigil.config import detect_site
 from vigil.detector.cards import load_cards
 from vigil.events.rules import build_rules
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
@@ -18,7 +18,7 @@ CARDS = Path(__file__).resolve().parents[2] / "datasets" / "harness_probe"
 
 
 def test_harness_probe_serves_no_harness_on_a_rig_frame(videos: Path):
-    config = VigilConfig.model_validate(
+    config = detect_site(
         {
             "models": {"card_dirs": [str(CARDS)]},
             "rules": {
@@ -28,7 +28,7 @@ def test_harness_probe_serves_no_harness_on_a_rig_frame(videos: Path):
             },
         }
     )
-    rules = build_rules(config.rules)
+    rules = build_rules(config.camera.rules)
     cards = cards_for_rules(rules, load_cards(config.models.card_dirs))
     assert {"fall", "harness_probe"} <= {c.name for c in cards}
     detectors = load_detectors(cards)
