@@ -119,7 +119,9 @@ def get_event(event_id: EventId, svc: Svc, principal: Authenticated) -> EventDet
     )
 
 
-def _media(svc: Svc, principal: Principal, event_id: str, kind: str, media_type: str):
+def _media(
+    svc: Svc, principal: Principal, event_id: str, kind: str, media_type: str
+) -> FileResponse:
     record = visible_event(svc, principal, event_id)
     stored = record.snapshot_path if kind == "snapshot" else record.clip_path
     path = media_file(svc.media_root, stored)
