@@ -86,3 +86,28 @@ def test_missing_weights_give_a_version_that_says_so() -> None:
         }
     )
     assert weights_version(card) == "missing"
+
+
+def test_the_card_survives_the_outage_journal() -> None:
+    import json
+
+    from vigil.events.store.changes import Change
+    from vigil.events.violation import ModelRef, Violation
+
+    v = Violation(
+        "cam",
+        "fall",
+        "person_fallen",
+        "track:1",
+        "high",
+        1,
+        2,
+        3,
+        4,
+        0.9,
+        3,
+        (0, 0, 1, 1),
+        model=ModelRef("fall", "0123456789ab", 0.5, {"person": 0.35}),
+    )
+    line = json.dumps(Change.opened(v, source="f.mp4").to_json())  # what the journal writes
+    assert Change.from_json(json.loads(line)).violation.model == v.model
