@@ -45,7 +45,9 @@ from pydantic import (
 )
 
 from vigil import VigilError
+from vigil.api.config import ApiConfig
 from vigil.detector.cards import ModelCard, load_cards
+from vigil.events.alerts.config import AlertsConfig
 from vigil.events.rules.params import RulesConfig
 from vigil.events.segments import RecordSettings
 from vigil.events.zones import Zone
@@ -285,6 +287,8 @@ class SiteConfig(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="`vigil serve`, `run --serve`")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
+from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
 from vigil.events.recovery import recover
@@ -100,6 +101,10 @@ class SiteRunner:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url = site.storage.database_url
         self.store = EventStore(url) if url else EventStore.for_data_dir(self.data_dir)
+        try:  # alerts go out from the outbox (DESIGN.md, Alerts); channels checked here
+            self._alerts = build_dispatcher(self.store, site.alerts, self.data_dir)
+        except ValueError as exc:
+            raise ConfigError(f"alerts: {exc}") from None
         # Each model is loaded once, however many cameras use it.
         self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -147,6 +152,8 @@ class SiteRunner:
             [c.reader for c in cameras],
             publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker),
         )
+        if self._alerts is not None:
+            self._alerts.start()
         writer.start()
         for part in (recorder, retention):
             if part is not None:
@@ -264,6 +271,8 @@ class SiteRunner:
         for camera in cameras:
             camera.reader.health.stopped()
         supervisor.tick(force=True)
+        if self._alerts is not None:
+            self._alerts.stop(drain=3.0)  # the last changes go out; the rest on the next start
         self.store.dispose()
 
 

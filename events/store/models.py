@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Double,
     ForeignKey,
@@ -81,6 +82,11 @@ class EventRow(Base):
     updated_at: Mapped[float]
     # What evidence is missing or partial, and why (e.g. a clip salvaged after a crash).
     evidence_note: Mapped[str | None] = mapped_column(Text)
+    # The model card behind the label when the event opened (None for older events).
+    model_card: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    model_threshold: Mapped[float | None]
+    model_thresholds: Mapped[dict | None] = mapped_column(JSON())
 
     __table_args__ = (
         CheckConstraint(_in("state", LifecycleState), name="state"),
@@ -88,6 +94,7 @@ class EventRow(Base):
         Index(None, "camera", "start_wall"),
         Index(None, "rule"),
         Index(None, "status"),
+        Index(None, "start_wall", "id"),  # the API's newest-first keyset pages
     )
 
 
@@ -192,6 +199,139 @@ class OutboxRow(Base):
         Index(None, "event_id"),
         Index(None, "created_at"),
     )
+
+
+# --- alerts (vigil.events.alerts) ---------------------------------------------------------
+
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dropped", "skipped")
+
+
+class LeaseRow(Base):
+    """A named lease: only ``holder`` may do the job until ``expires_at`` (epoch s). Taken and
+    renewed by compare-and-set UPDATEs; the alert dispatcher holds the lease ``alerts``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[float]
+    acquired_at: Mapped[float]
+
+
+class AlertCursorRow(Base):
+    """How far the dispatcher has routed the outbox: every row with ``id <= position`` is
+    routed (or was never committed). Rows above it are routed when ``alert_routed`` says so."""
+
+    __tablename__ = "alert_cursor"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(RowId)
+    updated_at: Mapped[float]
+
+
+class AlertRoutedRow(Base):
+    """An outbox row above the cursor that the dispatcher has routed (written in the same
+    transaction as its deliveries); deleted once the cursor passes it."""
+
+    __tablename__ = "alert_routed"
+
+    outbox_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
+    routed_at: Mapped[float]
+
+
+class DeliveryRow(Base):
+    """One attempt to deliver one change (outbox row) on one channel: the delivery log.
+
+    ``pending`` (queued, may start at ``due_at``) → ``sending`` (committed before the attempt)
+    → ``sent`` | ``failed`` (a next attempt row follows) | ``dropped`` (no more attempts).
+    ``skipped`` rows record a change the channel subscribes to but did not get, and why.
+    No foreign key to the outbox: the log outlives pruned outbox rows.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(RowId)
+    event_id: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    subject_key: Mapped[str] = mapped_column(String(400))
+    change_at: Mapped[float]  # the outbox row's created_at
+    due_at: Mapped[float]
+    started_at: Mapped[float | None]
+    finished_at: Mapped[float | None]
+    latency: Mapped[float | None]  # change_at → finished_at, seconds
+    http_status: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    dispatcher: Mapped[str | None] = mapped_column(String(256))
+    done_targets: Mapped[list[str] | None] = mapped_column(JSON())
+    created_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(map(repr, DELIVERY_STATUSES))})", name="status"),
+        Index(None, "outbox_id", "channel", "attempt", unique=True),
+        Index(None, "channel", "status", "due_at"),
+        Index(None, "channel", "subject_key"),
+        Index(None, "event_id"),
+        Index(None, "status"),
+    )
+
+
+class PushSubscriptionRow(Base):
+    """A browser's Web Push subscription (PushSubscription.toJSON()) for one user."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(String(128))
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    p256dh: Mapped[str] = mapped_column(String(256))
+    auth: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float]
+
+    __table_args__ = (Index(None, "endpoint", unique=True), Index(None, "user_name"))
+
+
+class UserRow(Base):
+    """A person (or integration) who may use the API. ``cameras`` None: every camera."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(16))
+    group_name: Mapped[str | None] = mapped_column(String(64))
+    cameras: Mapped[list[str] | None] = mapped_column(JSON())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('admin', 'operator', 'rectifier', 'verifier', 'viewer')", name="role"
+        ),
+    )
+
+
+class ApiTokenRow(Base):
+    """A bearer token for integrations: only the sha256 of its secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))  # the secret's first characters, to tell apart
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float]
+    expires_at: Mapped[float | None]
+    revoked_at: Mapped[float | None]
+    last_used_at: Mapped[float | None]
+
+    __table_args__ = (Index(None, "user_id"),)
 
 
 from . import recording_models  # noqa: E402,F401  (continuous recording's tables, same metadata)

@@ -350,3 +350,28 @@ def test_reader_options_come_from_the_config():
     b = site.reader_options(site.cameras[1], ring_seconds=7)
     assert (a.analysis_fps, a.stall_seconds, a.open_timeout, a.ring_seconds) == (3, 9, 10, 12.5)
     assert (b.analysis_fps, b.open_timeout, b.fail_after, b.stall_seconds) == (2, 4, 5, 5)
+
+
+def test_alert_channels_in_a_site(tmp_path: Path):
+    site = load_site_config(
+        site_file(
+            tmp_path,
+            """
+cameras: [{id: gate-3, source: "rtsp://10.0.0.7/s1"}]
+alerts:
+  public_url: https://vigil.plant.example/
+  channels:
+    - {name: scada, kind: webhook, url: "https://scada.example/hook", secret: k}
+    - name: phones
+      kind: apprise
+      urls: ["ntfy://ntfy.example/fire"]
+      filter: {rules: [fire], min_severity: high, quiet_hours: ["12:00-13:00"], cooldown: 300}
+""",
+        )
+    )
+    assert [c.kind for c in site.alerts.channels] == ["webhook", "apprise"]
+    assert site.alerts.public_url == "https://vigil.plant.example"
+    assert site.alerts.channels[1].filter.cooldown == 300
+    assert SiteConfig.model_validate({"cameras": [{"id": "a", "source": "0"}]}).alerts is None
+    bad = 'cameras: [{id: a, source: "0"}]\nalerts: {channels: [{name: x, kind: webhook}]}'
+    assert "alerts.channels.0.webhook.url: Field required" in load_error(tmp_path, bad)

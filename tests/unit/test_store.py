@@ -32,6 +32,13 @@ TABLES = {
     "camera_health",
     "camera_gaps",
     "outbox",
+    "leases",
+    "alert_cursor",
+    "alert_routed",
+    "deliveries",
+    "push_subscriptions",
+    "users",
+    "api_tokens",
     "alembic_version",
 }
 

@@ -1,7 +1,7 @@
 """Continuous recording: segments, retention's deletions, what the models saw per frame.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: written by hand to match vigil.events.store.recording_models
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
