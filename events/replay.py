@@ -24,6 +24,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -280,24 +281,17 @@ def _packets_from(
                 yield _Timed(packet, segment.start_wall + offset, dts, packet.is_keyframe), stream
 
 
-class _open:  # noqa: N801 - used as a function in ``with``
-    """``with _open(path) as (container, video stream)``; errors become EvidenceError."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> tuple[av.container.InputContainer, av.VideoStream]:
-        try:
-            self.container = av.open(str(self.path))
-        except (av.FFmpegError, OSError) as exc:
-            raise EvidenceError(f"cannot read segment {self.path.name}: {exc}") from None
-        if not self.container.streams.video:
-            self.container.close()
-            raise EvidenceError(f"no video stream in segment {self.path.name}")
-        return self.container, self.container.streams.video[0]
-
-    def __exit__(self, *exc: object) -> None:
-        self.container.close()
+@contextmanager
+def _open(path: Path) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
+    """A segment's container and video stream; errors become EvidenceError."""
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise EvidenceError(f"cannot read segment {path.name}: {exc}") from None
+    with container:
+        if not container.streams.video:
+            raise EvidenceError(f"no video stream in segment {path.name}")
+        yield container, container.streams.video[0]
 
 
 def _iso(epoch: float) -> str:
