@@ -166,6 +166,13 @@ class _Timed:
     pts: float
     dts: float
     keyframe: bool
+    origin: int = 0  # the segment's first pts (stream ticks) and its time base and start:
+    time_base: float = 0.0  # a decoded frame of this segment shows
+    segment_start: float = 0.0  # segment_start + (frame.pts - origin) * time_base
+
+    def wall_of(self, pts: int) -> float:
+        """The wall time of a decoded frame's ``pts`` (ticks of this segment's stream)."""
+        return self.segment_start + (pts - self.origin) * self.time_base
 
 
 def export_range(
@@ -232,6 +239,18 @@ def _export_copy(
 def _export_exact(
     data_dir: Path, segments: list[SegmentRecord], start: float, end: float, out: Path, note
 ) -> ExportResult:
+    """Only the ends re-encoded when a keyframe lies inside the range, else all of it."""
+    from vigil.events.smartcut import SmartCutError, smart_cut
+
+    try:
+        return smart_cut(data_dir, segments, start, end, out, note)
+    except SmartCutError:
+        return _export_reencoded(data_dir, segments, start, end, out, note)
+
+
+def _export_reencoded(
+    data_dir: Path, segments: list[SegmentRecord], start: float, end: float, out: Path, note
+) -> ExportResult:
     """The keyframe-cut copy (to a temporary file), then its ``[start, end)`` re-encoded."""
     tmp = out.with_name(f".{out.name}.exact{PART_SUFFIX}")
     try:
@@ -278,7 +297,16 @@ def _packets_from(
                 dts = segment.start_wall + (packet.dts - origin) * tb
                 if dts >= end:
                     return
-                yield _Timed(packet, segment.start_wall + offset, dts, packet.is_keyframe), stream
+                timed = _Timed(
+                    packet,
+                    segment.start_wall + offset,
+                    dts,
+                    packet.is_keyframe,
+                    origin,
+                    tb,
+                    segment.start_wall,
+                )
+                yield timed, stream
 
 
 @contextmanager

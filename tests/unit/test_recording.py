@@ -59,6 +59,15 @@ def frame_times(path: Path) -> list[float]:
         return [frame.time for frame in container.decode(video=0)]
 
 
+def picture_at(path: Path, t: float) -> bytes:
+    """The decoded picture (luma plane) shown at ``t`` seconds into ``path``."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= t - 1e-3:
+                return frame.to_ndarray(format="gray").tobytes()
+    raise AssertionError(f"no frame at {t} s in {path.name}")
+
+
 @pytest.fixture
 def index(url: str):
     store = EventStore(url)
@@ -166,6 +175,23 @@ def test_export_cuts_at_keyframes_or_exactly_and_bad_ranges_say_why(
     assert exact.start_wall == pytest.approx(start, abs=0.05)
     assert exact.duration == pytest.approx(28.0, abs=0.1)
     assert len(times) == exact.frames == pytest.approx(28 * 30, abs=3)
+    # Only the ends are encoded: between the first and last keyframe inside the range the
+    # camera's pictures are copied, bit for bit the same as in the keyframe cut.
+    middle = T0 + 20.0  # keyframes inside: 16.1, 24.43, 32.2
+    assert picture_at(tmp_path / "x.mp4", middle - start) == picture_at(
+        tmp_path / "copy.mp4", middle - copy.start_wall
+    )
+    assert picture_at(tmp_path / "x.mp4", 1.0) != picture_at(
+        tmp_path / "copy.mp4", start + 1.0 - copy.start_wall
+    )  # the head is encoded
+    with av.open(str(tmp_path / "x.mp4")) as container:
+        avcc = bytes(container.streams.video[0].codec_context.extradata)
+    assert avcc[5] & 0x1F == 3  # the camera's parameter sets, the head's and the tail's
+    # No keyframe inside the range: all of it is encoded, still exactly.
+    short = export_range(index, tmp_path, "cam", T0 + 1, T0 + 5, tmp_path / "s.mp4", exact=True)
+    assert short.start_wall == pytest.approx(T0 + 1, abs=0.05)
+    assert short.duration == pytest.approx(4.0, abs=0.1)
+    assert len(frame_times(tmp_path / "s.mp4")) == short.frames
     with pytest.raises(ExportError, match="no recording of camera 'cam'"):
         export_range(index, tmp_path, "cam", T0 + 500, T0 + 600, tmp_path / "none.mp4")
     with pytest.raises(ExportError, match="not after start"):
