@@ -85,16 +85,16 @@ def enforce_retention(
     now: float | None = None,
     free_bytes: Callable[[Path], tuple[int, int]] | None = None,
 ) -> RetentionReport:
-    """One retention pass (see the module). ``policies`` maps each recorded camera to its
-    settings; cameras in the index without one keep the defaults of :class:`RecordSettings`.
-    ``free_bytes(path) -> (free, total)`` defaults to :func:`shutil.disk_usage`."""
+    """One retention pass (see the module) over the cameras in ``policies`` (each with its
+    settings): the cameras whose segments lie on this data folder's disk. Other workers'
+    cameras in a shared index are theirs to keep. ``free_bytes(path) -> (free, total)``
+    defaults to :func:`shutil.disk_usage`."""
     data_dir = Path(data_dir)
     now = time.time() if now is None else now
     usage = free_bytes or _disk_usage
     root = data_dir / RECORDINGS_DIR
     root.mkdir(parents=True, exist_ok=True)
-    cameras = sorted(set(index.recorded_cameras()) | set(policies))
-    settings = {c: policies.get(c, RecordSettings()) for c in cameras}
+    settings = dict(policies)
     kept = {
         c: index.kept_spans(c, now - s.keep_event_days * DAY, EVENT_MARGIN_S)
         for c, s in settings.items()
@@ -114,9 +114,11 @@ def enforce_retention(
     free, total = usage(root)
     floor_bytes = floor.bytes_for(total) if floor is not None else 0
     if free < floor_bytes:
-        for segment in index.segments():  # oldest first, every camera
+        for segment in index.segments():  # oldest first, every camera of this disk
             if free >= floor_bytes:
                 break
+            if segment.camera not in settings:
+                continue
             if _needed(segment, kept.get(segment.camera, [])):
                 held += 1
                 continue

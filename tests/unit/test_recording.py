@@ -29,7 +29,7 @@ from vigil.events.replay import (
 from vigil.events.retention import DAY, DiskFloor, enforce_retention
 from vigil.events.seen import search_seen
 from vigil.events.segments import RecordSettings, SegmentWriter, recover_segments
-from vigil.events.store.recordings import RecordingIndex
+from vigil.events.store.recordings import RecordingIndex, SegmentRecord
 from vigil.events.store.store import EventStore
 from vigil.events.violation import Violation
 from vigil.events.zones import Zone
@@ -244,10 +244,17 @@ def test_retention_by_age_and_free_space_spares_open_hazards(
     # An open hazard in the first segment, a dismissed false alarm in the second.
     _event(index.store, segments[0].start_wall + 1, segments[0].start_wall + 3)
     _event(index.store, segments[1].start_wall + 2, segments[1].start_wall + 4, "dismissed")
+    # Another worker's camera in a shared index: its files are on that worker's disk.
+    theirs = index.add_segment(
+        SegmentRecord(
+            0, "other", T0 - 30 * DAY, T0 - 30 * DAY + 60, "recordings/o/1.mp4", 9, 9, (0,)
+        )
+    )
     policy = {"cam": RecordSettings(retain_days=1, keep_event_days=0)}
     now = segments[2].end_wall + DAY + 1  # the first three segments are past retain_days
     report = enforce_retention(index, tmp_path, policy, now=now)
     assert (report.deleted_age, report.kept_for_events) == (2, 1)
+    assert index.segments("other") == [theirs]
     left = [s.id for s in index.segments("cam")]
     assert left == [segments[0].id, segments[3].id, segments[4].id]
     assert not (tmp_path / segments[1].path).exists()
