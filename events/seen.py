@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from vigil.events.store.recordings import RecordingIndex, Span
+from vigil.events.store.recordings import RecordingIndex
 from vigil.events.zones import Zone, ZoneSet
 
 MAX_GAP_S = 2.0  # hits closer than this are one span (a missed frame or two)
@@ -118,7 +118,3 @@ def _merge(camera: str, hits: list[tuple[float, float]], max_gap: float) -> list
         first, last, count, best = wall, wall, 1, conf
     spans.append(SeenSpan(camera, first, last + period, count, best))
     return spans
-
-
-def as_span(seen: SeenSpan) -> Span:
-    return Span(seen.start, seen.end)

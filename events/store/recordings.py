@@ -120,10 +120,6 @@ class RecordingIndex:
         with self._sessions() as session:
             return set(session.scalars(select(SegmentRow.path).where(SegmentRow.camera == camera)))
 
-    def recorded_cameras(self) -> list[str]:
-        with self._sessions() as session:
-            return list(session.scalars(select(SegmentRow.camera).distinct()))
-
     def remove_segment(self, segment: SegmentRecord, reason: str, at: float) -> None:
         """Drop a segment from the index and log its deletion, in one transaction."""
         with self._sessions.begin() as session:
