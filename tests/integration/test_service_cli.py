@@ -13,8 +13,12 @@ from pathlib import Path
 import av
 import httpx
 import pytest
+from alerthelpers import Receiver, open_event, wait_until
 from apihelpers import SseMessage, sse_messages
 from livehelpers import free_port, wait_for
+
+from vigil.events.alerts import AlertStore
+from vigil.events.store import EventStore
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 PASSWORD = "a long passphrase"
@@ -184,6 +188,35 @@ def test_serve_with_a_bad_secret_or_config_is_one_line(tmp_path: Path) -> None:
     assert "short-one" not in result.stderr
     site.write_text("cameras: [{id: c, source: 'rtsp://10.0.0.9/s'}]\napi: {prot: 1}\n")
     one_line_error(vigil("serve", "--config", str(site)), "api.prot")
+
+
+def test_serve_delivers_the_sites_alerts_and_stops_its_dispatcher(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Receiver() as hook:
+        site = tmp_path / "site.yaml"
+        site.write_text(
+            "cameras: [{id: gate-3, source: 'rtsp://10.0.0.9/s'}]\n"
+            f"storage: {{data_dir: {data}}}\n"
+            "api: {public_url: 'https://vigil.plant.example/'}\n"
+            f"alerts: {{channels: [{{name: scada, kind: webhook, url: '{hook.url}/h'}}]}}\n"
+        )
+        server = Serving("serve", "--config", str(site))
+        try:
+            server.wait_ready()
+            with EventStore.for_data_dir(data) as store:
+                event = open_event(store)
+                wait_until(hook.snapshot, 30, "the webhook to receive the new event")
+                payload = json.loads(hook.snapshot()[0].body)
+                assert payload["type"] == "new" and payload["after"]["id"] == event.id
+                # Links follow api.public_url, the one place it is set.
+                assert payload["snapshot_url"].startswith("https://vigil.plant.example/api/v1/")
+                assert AlertStore(store).lease_holder("alerts") is not None
+                status, stderr = server.stop()
+                assert status == 0, stderr
+                assert AlertStore(store).lease_holder("alerts") is None  # released on stop
+        finally:
+            server.stop()
+    assert "alerts: 1 channels" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.slow
