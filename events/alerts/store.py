@@ -34,6 +34,7 @@ from vigil.events.store.models import (
     LeaseRow,
     OutboxRow,
     PushSubscriptionRow,
+    UserRow,
 )
 from vigil.events.store.records import OutboxRecord
 from vigil.events.store.store import EventStore
@@ -556,13 +557,25 @@ class AlertStore:
         with self._sessions.begin() as s:
             return s.execute(query).rowcount == 1  # type: ignore[attr-defined]
 
-    def push_subscriptions(self, users: Iterable[str] | None = None) -> list[PushSubscription]:
-        """Stored subscriptions, oldest first, of some users or of all."""
-        query = select(PushSubscriptionRow).order_by(PushSubscriptionRow.id)
+    def push_subscriptions(
+        self, users: Iterable[str] | None = None, camera: str | None = None
+    ) -> list[PushSubscription]:
+        """Stored subscriptions, oldest first, of some users or of all; with ``camera``, not
+        those of a disabled user or of one limited to other cameras (a push shows the event)."""
+        query = (
+            select(PushSubscriptionRow, UserRow.disabled, UserRow.cameras)
+            .outerjoin(UserRow, UserRow.name == PushSubscriptionRow.user_name)
+            .order_by(PushSubscriptionRow.id)
+        )
         if users is not None:
             query = query.where(PushSubscriptionRow.user_name.in_(list(users)))
         with self._sessions() as s:
-            return [_subscription(r) for r in s.scalars(query)]
+            return [
+                _subscription(row)
+                for row, disabled, cameras in s.execute(query)
+                if camera is None
+                or not (disabled or (cameras is not None and camera not in cameras))
+            ]
 
 
 def _next_attempt(d: DeliveryRecord, due_at: float, done: list[str] | None, now: float) -> Any:
