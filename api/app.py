@@ -23,6 +23,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from vigil.events.alerts import AlertsConfig
 from vigil.events.store import EventStore
 
 from .accounts import AccountError, Accounts
@@ -31,7 +32,19 @@ from .deps import Principal, Services, authenticated
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import BadCursor, EventQueries
-from .routers import auth, cameras, events, recordings, stats, stream, system, tokens, users
+from .routers import alerts as alert_routes
+from .routers import (
+    auth,
+    cameras,
+    events,
+    push,
+    recordings,
+    stats,
+    stream,
+    system,
+    tokens,
+    users,
+)
 from .security import SessionSigner
 
 log = logging.getLogger(__name__)
@@ -46,8 +59,14 @@ def _version() -> str:
         return "0"
 
 
-def create_app(store: EventStore, data_dir: Path, config: ApiConfig | None = None) -> FastAPI:
-    """The API over ``store``, serving media from ``data_dir/media``.
+def create_app(
+    store: EventStore,
+    data_dir: Path,
+    config: ApiConfig | None = None,
+    alerts: AlertsConfig | None = None,
+) -> FastAPI:
+    """The API over ``store``, serving media from ``data_dir/media``; ``alerts``: the site's
+    channels (listed by GET /channels; a WebPush channel's key at GET /push/key).
 
     Raises :class:`~vigil.api.config.SecretError` when the session secret is configured but
     unusable (one line, without the secret).
@@ -64,6 +83,7 @@ def create_app(store: EventStore, data_dir: Path, config: ApiConfig | None = Non
         media_root=Path(data_dir) / "media",
         login_limit=parse(config.login_rate),
         login_limiter=MovingWindowRateLimiter(MemoryStorage()),
+        alerts=alerts,
     )
 
     @asynccontextmanager
@@ -88,7 +108,8 @@ def create_app(store: EventStore, data_dir: Path, config: ApiConfig | None = Non
     _add_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, events, cameras, stats, users, tokens, stream, recordings):
+    routers = (auth, events, cameras, stats, users, tokens, stream, recordings, alert_routes, push)
+    for module in routers:
         api.include_router(module.router)
 
     @api.get("/openapi.json", include_in_schema=False)

@@ -20,6 +20,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from limits import RateLimitItem
 from limits.strategies import MovingWindowRateLimiter
 
+from vigil.events.alerts import AlertsConfig
 from vigil.events.store import EventStore
 
 from .accounts import Accounts, User
@@ -53,12 +54,17 @@ class Services:
     media_root: Path
     login_limit: RateLimitItem
     login_limiter: MovingWindowRateLimiter
+    alerts: AlertsConfig | None = None  # the site's channels (GET /channels, WebPush)
 
     @property
     def base_url(self) -> str:
         """Prefix of the links the API gives out (media URLs)."""
         root = (self.config.public_url or "").rstrip("/")
         return f"{root}/api/v1"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.media_root.parent
 
 
 @dataclass(frozen=True, slots=True)

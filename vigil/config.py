@@ -299,6 +299,24 @@ class SiteConfig(_Strict):
             seen.add(camera.id)
         return self
 
+    @model_validator(mode="after")
+    def _one_public_url(self) -> SiteConfig:
+        """``api.public_url`` is where people reach the API, and so where alert links point;
+        ``alerts.public_url`` (the older place) may say it instead, not differently."""
+        alerts = self.alerts
+        given = alerts.public_url if alerts is not None else None
+        if given is not None and self.api.public_url is not None:
+            if given != self.api.public_url.rstrip("/"):
+                raise ValueError(
+                    "public_url differs in api: and alerts:; set it once, in api: "
+                    "(alert links point at the API)"
+                )
+        elif given is not None:
+            self.api.public_url = given
+        if alerts is not None:
+            alerts.public_url = self.api.public_url and self.api.public_url.rstrip("/")
+        return self
+
     @property
     def enabled_cameras(self) -> list[CameraConfig]:
         return [c for c in self.cameras if c.enabled]

@@ -19,10 +19,11 @@ from rich.table import Table
 
 from vigil import VigilError
 from vigil.api.config import ApiConfig
-from vigil.config import SiteConfig, StorageConfig, load_site_config
+from vigil.config import ConfigError, SiteConfig, StorageConfig, load_site_config
 
 if TYPE_CHECKING:
     from vigil.api.server import ApiServer
+    from vigil.events.alerts import AlertsConfig
     from vigil.events.store import EventStore
 
 out = Console()
@@ -44,16 +45,18 @@ class Service:
     storage: StorageConfig
     api: ApiConfig
     data_dir: Path
+    alerts: AlertsConfig | None = None
 
     @classmethod
     def load(cls, config: Path | None, data: Path | None) -> Service:
         site = load_site_config(config) if config else None
-        storage = site.storage if site else StorageConfig()
-        return cls(storage, site.api if site else ApiConfig(), data or storage.data_dir)
+        if site is None:
+            return cls(StorageConfig(), ApiConfig(), data or StorageConfig().data_dir)
+        return cls.of_site(site, data or site.storage.data_dir)
 
     @classmethod
     def of_site(cls, site: SiteConfig, data_dir: Path) -> Service:
-        return cls(site.storage, site.api, data_dir)
+        return cls(site.storage, site.api, data_dir, site.alerts)
 
     def open_store(self) -> EventStore:
         from vigil.events.store import EventStore
@@ -81,7 +84,7 @@ def start_api(service: Service) -> BackgroundApi:
 
     store = service.open_store()
     try:
-        app = create_app(store, service.data_dir, service.api)
+        app = create_app(store, service.data_dir, service.api, service.alerts)
         server = ApiServer(app, service.api.host, service.api.port)
         server.start()
     except BaseException:
@@ -92,7 +95,8 @@ def start_api(service: Service) -> BackgroundApi:
 
 
 def serve_beside(site: SiteConfig, data_dir: Path) -> BackgroundApi:
-    """`vigil run --serve`: the site's API beside its cameras, in this process."""
+    """`vigil run --serve`: the site's API beside its cameras, in this process (the runner
+    runs the site's alert dispatcher; the API starts none)."""
     return start_api(Service.of_site(site, data_dir))
 
 
@@ -102,20 +106,34 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port", min=1, max=65535)] = None,
 ) -> None:
-    """Serve the API over the store (events, media, cameras, stats, users, live stream)."""
+    """Serve the API over the store (events, media, cameras, stats, users, live stream), and
+    deliver the site's alerts when it has channels (one dispatcher per store: a `vigil run`
+    of the same store that runs one too takes turns with this one through the store's lease)."""
     from vigil.api.app import create_app
     from vigil.api.server import ApiServer
+    from vigil.events.alerts import build_dispatcher
 
     service = Service.load(config, data)
     changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     service.api = service.api.model_copy(update=changes)
     store = service.open_store()
-    app = create_app(store, service.data_dir, service.api)
-    server = ApiServer(app, service.api.host, service.api.port, log_level="info")
-    server.check_port()
-    err.print(f"data: {service.data_dir}; Ctrl-C to stop")
     try:
-        server.run()
+        app = create_app(store, service.data_dir, service.api, service.alerts)
+        server = ApiServer(app, service.api.host, service.api.port, log_level="info")
+        server.check_port()
+        try:
+            dispatcher = build_dispatcher(store, service.alerts, service.data_dir)
+        except ValueError as exc:
+            raise ConfigError(f"alerts: {exc}") from None
+        if dispatcher is not None:
+            dispatcher.start()
+            err.print(f"alerts: {len(dispatcher.channels)} channels ({dispatcher.holder})")
+        err.print(f"data: {service.data_dir}; Ctrl-C to stop")
+        try:
+            server.run()
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop(drain=3.0)  # the last changes go out; the rest on the next start
     finally:
         store.dispose()
 

@@ -2,8 +2,9 @@
 
 Example (``site.yaml``)::
 
-    alerts:
+    api:
       public_url: https://vigil.plant.example       # links in payloads and messages
+    alerts:
       channels:
         - name: scada
           kind: webhook
@@ -192,7 +193,8 @@ class AlertsConfig(_Strict):
         None,
         pattern=r"^https?://",
         description="the API's address as people reach it; snapshot, clip and event links "
-        "start with it (none when unset)",
+        "start with it (none when unset). In a site file it is api.public_url: this one may "
+        "repeat it, not differ",
     )
     timezone: str | None = Field(
         None, description="IANA zone for schedules and message times; default: the machine's"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, literal, select, update
@@ -29,9 +30,11 @@ from vigil.events.store.models import (
     AlertCursorRow,
     AlertRoutedRow,
     DeliveryRow,
+    EventRow,
     LeaseRow,
     OutboxRow,
     PushSubscriptionRow,
+    UserRow,
 )
 from vigil.events.store.records import OutboxRecord
 from vigil.events.store.store import EventStore
@@ -79,6 +82,19 @@ class DeliveryRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+FAILURES = ("failed", "dropped")
+
+
+@dataclass(slots=True)
+class ChannelState:
+    """A channel's delivery log summed up (:meth:`AlertStore.channel_states`)."""
+
+    counts: dict[str, int] = dataclass_field(default_factory=dict)  # rows per status
+    last_sent_at: float | None = None
+    last_failure_at: float | None = None  # the newest failed or dropped attempt
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,10 +464,15 @@ class AlertStore:
         status: str | None = None,
         event_id: str | None = None,
         before_id: int | None = None,
+        cameras: Sequence[str] | None = None,
         limit: int = 100,
     ) -> list[DeliveryRecord]:
-        """The delivery log, newest first; ``before_id`` pages on (keyset pagination)."""
+        """The delivery log, newest first; ``before_id`` pages on (keyset pagination);
+        ``cameras``: only deliveries of these cameras' events (None: every camera)."""
         query = select(DeliveryRow).order_by(DeliveryRow.id.desc()).limit(limit)
+        if cameras is not None:
+            of_cameras = select(EventRow.id).where(EventRow.camera.in_(list(cameras)))
+            query = query.where(DeliveryRow.event_id.in_(of_cameras))
         if channel is not None:
             query = query.where(DeliveryRow.channel == channel)
         if status is not None:
@@ -462,6 +483,36 @@ class AlertStore:
             query = query.where(DeliveryRow.id < before_id)
         with self._sessions() as s:
             return [_delivery_record(r) for r in s.scalars(query)]
+
+    def channel_states(self, channels: Sequence[str]) -> dict[str, ChannelState]:
+        """Each channel's delivery log summed up: rows per status, the newest sent and the
+        newest failure (one aggregate query and one for the failures' errors)."""
+        names = list(channels)
+        states = {name: ChannelState() for name in names}
+        with self._sessions() as s:
+            counts = s.execute(
+                select(DeliveryRow.channel, DeliveryRow.status, func.count())
+                .where(DeliveryRow.channel.in_(names))
+                .group_by(DeliveryRow.channel, DeliveryRow.status)
+            ).all()
+            for name, status, count in counts:
+                states[name].counts[status] = int(count)
+            sent = s.execute(
+                select(DeliveryRow.channel, func.max(DeliveryRow.finished_at))
+                .where(DeliveryRow.channel.in_(names), DeliveryRow.status == "sent")
+                .group_by(DeliveryRow.channel)
+            ).all()
+            for name, finished in sent:
+                states[name].last_sent_at = finished
+            newest_failure = (
+                select(func.max(DeliveryRow.id))
+                .where(DeliveryRow.channel.in_(names), DeliveryRow.status.in_(FAILURES))
+                .group_by(DeliveryRow.channel)
+            )
+            for row in s.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(newest_failure))):
+                states[row.channel].last_failure_at = row.finished_at
+                states[row.channel].last_error = row.error
+        return states
 
     def add_push_subscription(
         self, user_name: str, endpoint: str, p256dh: str, auth: str
@@ -506,13 +557,25 @@ class AlertStore:
         with self._sessions.begin() as s:
             return s.execute(query).rowcount == 1  # type: ignore[attr-defined]
 
-    def push_subscriptions(self, users: Iterable[str] | None = None) -> list[PushSubscription]:
-        """Stored subscriptions, oldest first, of some users or of all."""
-        query = select(PushSubscriptionRow).order_by(PushSubscriptionRow.id)
+    def push_subscriptions(
+        self, users: Iterable[str] | None = None, camera: str | None = None
+    ) -> list[PushSubscription]:
+        """Stored subscriptions, oldest first, of some users or of all; with ``camera``, not
+        those of a disabled user or of one limited to other cameras (a push shows the event)."""
+        query = (
+            select(PushSubscriptionRow, UserRow.disabled, UserRow.cameras)
+            .outerjoin(UserRow, UserRow.name == PushSubscriptionRow.user_name)
+            .order_by(PushSubscriptionRow.id)
+        )
         if users is not None:
             query = query.where(PushSubscriptionRow.user_name.in_(list(users)))
         with self._sessions() as s:
-            return [_subscription(r) for r in s.scalars(query)]
+            return [
+                _subscription(row)
+                for row, disabled, cameras in s.execute(query)
+                if camera is None
+                or not (disabled or (cameras is not None and camera not in cameras))
+            ]
 
 
 def _next_attempt(d: DeliveryRecord, due_at: float, done: list[str] | None, now: float) -> Any:

@@ -22,12 +22,14 @@ import http_ece
 import paho.mqtt.client as mqtt
 import pytest
 from alerthelpers import Receiver, end_event, open_event, update_event, wait_until
+from apihelpers import PASSWORD  # real argon2 at its cheapest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY
 
+from vigil.api.accounts import Accounts
 from vigil.events.alerts import AlertsConfig, AlertStore, Dispatcher
 from vigil.events.alerts.channels import build_channel
 from vigil.events.alerts.channels.webpush import (
@@ -328,7 +330,14 @@ def test_webpush_encrypted_for_each_subscription_and_gone_ones_dropped(
     alerts = AlertStore(store)
     keys = {}
     with service:
-        for user, path in (("ana", "/push/ana"), ("bo", "/push/gone"), ("carl", "/push/carl")):
+        # eve may see the yard camera only: the gate-3 event is not pushed to her phone.
+        Accounts(store.engine).add_user("eve", PASSWORD, "viewer", cameras=["yard"])
+        for user, path in (
+            ("ana", "/push/ana"),
+            ("bo", "/push/gone"),
+            ("carl", "/push/carl"),
+            ("eve", "/push/eve"),
+        ):
             private, p256dh, auth, auth_text = browser_keys()
             keys[path] = (private, auth)
             alerts.add_push_subscription(user, service.url + path, p256dh, auth_text)
@@ -336,7 +345,12 @@ def test_webpush_encrypted_for_each_subscription_and_gone_ones_dropped(
         d = dispatcher(
             store,
             tmp_path,
-            {"name": "console", "kind": "webpush", "subject": subject, "users": ["ana", "bo"]}
+            {
+                "name": "console",
+                "kind": "webpush",
+                "subject": subject,
+                "users": ["ana", "bo", "eve"],
+            }
             | FAST,
             public_url="https://v.example",
         )
@@ -347,7 +361,8 @@ def test_webpush_encrypted_for_each_subscription_and_gone_ones_dropped(
             d.stop()
         receipts = service.snapshot()
 
-    assert sorted(r.path for r in receipts) == ["/push/ana", "/push/gone"]  # carl: not listed
+    # carl: not among the channel's users; eve: not allowed to see gate-3
+    assert sorted(r.path for r in receipts) == ["/push/ana", "/push/gone"]
     (push,) = [r for r in receipts if r.path == "/push/ana"]
     assert push.headers["content-encoding"] == "aes128gcm"
     assert (push.headers["ttl"], push.headers["urgency"]) == ("3600", "high")
@@ -367,5 +382,5 @@ def test_webpush_encrypted_for_each_subscription_and_gone_ones_dropped(
     assert message["title"] == "Vigil: fire at gate-3" and message["delivery"] == "1:console"
     assert message["url"] == f"https://v.example/events/{_event_id(store)}"
     # 410 Gone: bo's subscription is deleted; the delivery counts as sent.
-    assert [s.user_name for s in alerts.push_subscriptions()] == ["ana", "carl"]
+    assert [s.user_name for s in alerts.push_subscriptions()] == ["ana", "carl", "eve"]
     assert statuses(store, "console") == [(1, 1, "sent")]

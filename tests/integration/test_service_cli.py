@@ -8,13 +8,23 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import av
 import httpx
 import pytest
+from alerthelpers import Receiver, open_event, wait_until
 from apihelpers import SseMessage, sse_messages
 from livehelpers import free_port, wait_for
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from vigil.api.accounts import Accounts
+from vigil.events.alerts import AlertStore
+from vigil.events.store import EventStore
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 PASSWORD = "a long passphrase"
@@ -186,6 +196,35 @@ def test_serve_with_a_bad_secret_or_config_is_one_line(tmp_path: Path) -> None:
     one_line_error(vigil("serve", "--config", str(site)), "api.prot")
 
 
+def test_serve_delivers_the_sites_alerts_and_stops_its_dispatcher(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Receiver() as hook:
+        site = tmp_path / "site.yaml"
+        site.write_text(
+            "cameras: [{id: gate-3, source: 'rtsp://10.0.0.9/s'}]\n"
+            f"storage: {{data_dir: {data}}}\n"
+            "api: {public_url: 'https://vigil.plant.example/'}\n"
+            f"alerts: {{channels: [{{name: scada, kind: webhook, url: '{hook.url}/h'}}]}}\n"
+        )
+        server = Serving("serve", "--config", str(site))
+        try:
+            server.wait_ready()
+            with EventStore.for_data_dir(data) as store:
+                event = open_event(store)
+                wait_until(hook.snapshot, 30, "the webhook to receive the new event")
+                payload = json.loads(hook.snapshot()[0].body)
+                assert payload["type"] == "new" and payload["after"]["id"] == event.id
+                # Links follow api.public_url, the one place it is set.
+                assert payload["snapshot_url"].startswith("https://vigil.plant.example/api/v1/")
+                assert AlertStore(store).lease_holder("alerts") is not None
+                status, stderr = server.stop()
+                assert status == 0, stderr
+                assert AlertStore(store).lease_holder("alerts") is None  # released on stop
+        finally:
+            server.stop()
+    assert "alerts: 1 channels" in stderr and "Traceback" not in stderr
+
+
 @pytest.mark.slow
 def test_detect_then_serve_the_event_its_model_card_and_its_clip(
     videos: Path, tmp_path: Path
@@ -286,4 +325,91 @@ api: {{port: {port}}}
         if run.poll() is None:
             run.kill()
         stderr = run.communicate()[1]
+    assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.slow
+def test_an_event_vigil_run_raises_arrives_over_sse_mqtt_and_webhook(
+    videos: Path, tmp_path: Path
+) -> None:
+    began = time.monotonic()
+    data = tmp_path / "data"
+    port = free_port()
+    prefix = f"vigil-test-{uuid.uuid4().hex[:8]}"
+    with EventStore.for_data_dir(data) as store:
+        accounts = Accounts(store.engine)
+        accounts.add_user("ana", PASSWORD, "operator")
+        secret = accounts.create_token("ana", "t").secret
+    mqtt_new: list[dict] = []
+    subscribed = threading.Event()
+    bus = mqtt.Client(CallbackAPIVersion.VERSION2)
+    bus.on_connect = lambda c, *_: c.subscribe(f"{prefix}/events", qos=1)
+    bus.on_subscribe = lambda *_: subscribed.set()
+    bus.on_message = lambda _c, _u, m: mqtt_new.append(json.loads(m.payload))
+    bus.connect("127.0.0.1", 1883)
+    bus.loop_start()
+    assert subscribed.wait(10), "no MQTT broker on 127.0.0.1:1883"
+    site = tmp_path / "site.yaml"
+    rule = "{no_helmet: {k_of_n: [1, 1], min_duration: 0, cooldown: 0}}"
+    video = videos / "workers_no_hardhat_slideshow_01.mp4"
+    with Receiver() as hook:
+        site.write_text(
+            f"""
+cameras: [{{id: replay, source: {video}, loop: true, fps: 2, rules: {rule}}}]
+evidence: {{pre_seconds: 1, post_seconds: 1}}
+storage: {{data_dir: {data}}}
+api: {{port: {port}}}
+alerts:
+  channels:
+    - {{name: hook, kind: webhook, url: "{hook.url}/h", secret: s}}
+    - {{name: bus, kind: mqtt, topic_prefix: {prefix}}}
+"""
+        )
+        run = subprocess.Popen(
+            [*VIGIL, "run", "--config", str(site), "--serve", "--for", "85"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+
+            def up() -> bool:
+                assert run.poll() is None, run.communicate()[1]
+                try:
+                    return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(up, 50, "vigil run --serve to answer")
+            left = 80 - (time.monotonic() - began)
+            headers = {"Authorization": f"Bearer {secret}"}
+            with (
+                httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(left)) as c,
+                c.stream("GET", "/api/v1/stream", params={"after": 0}) as r,
+            ):  # from the first change on: an event raised before the client came is not missed
+                sse_new = next(
+                    json.loads(m.data)
+                    for m in sse_messages(r)
+                    if isinstance(m, SseMessage) and m.event == "new"
+                )
+            event_id = sse_new["after"]["id"]
+            arrived = lambda: (  # noqa: E731
+                any(p["event_id"] == event_id and p["type"] == "new" for p in mqtt_new)
+                and any(json.loads(x.body)["event_id"] == event_id for x in hook.snapshot())
+            )
+            wait_until(arrived, max(5.0, 85 - (time.monotonic() - began)), "MQTT and webhook")
+            received = next(json.loads(x.body) for x in hook.snapshot())
+            assert (
+                sse_new["after"]["camera"] == "replay" and sse_new["after"]["rule"] == "no_helmet"
+            )
+            assert received["type"] == "new" and received["camera"] == "replay"
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(60) == 0
+        finally:
+            if run.poll() is None:
+                run.kill()
+            stderr = run.communicate()[1]
+            bus.loop_stop()
+            bus.disconnect()
     assert "Traceback" not in stderr, stderr

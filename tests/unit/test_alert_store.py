@@ -223,3 +223,25 @@ def test_push_subscriptions_per_user(alerts: AlertStore) -> None:
         alerts.add_push_subscription("ana", "file:///etc/passwd", "k", "a")
     with pytest.raises(ValueError, match="keys.auth"):
         alerts.add_push_subscription("ana", "https://push.example/3", "k", "")
+
+
+def test_pushes_reach_only_users_who_may_see_the_camera(store: EventStore, alerts: AlertStore):
+    from apihelpers import PASSWORD  # real argon2 at its cheapest
+
+    from vigil.api.accounts import Accounts
+
+    accounts = Accounts(store.engine)
+    accounts.add_user("ana", PASSWORD, "viewer", cameras=["gate-3"])
+    accounts.add_user("bo", PASSWORD, "operator")
+    accounts.add_user("carl", PASSWORD, "operator")
+    accounts.update_user("bo", disabled=True)
+    for user in ("ana", "bo", "carl", "dan"):  # dan: no user row (kept, as before)
+        alerts.add_push_subscription(user, f"https://push.example/{user}", "BPk", "aGk")
+
+    def names(**kw: object) -> list[str]:
+        return [s.user_name for s in alerts.push_subscriptions(**kw)]
+
+    assert names() == ["ana", "bo", "carl", "dan"]
+    assert names(camera="gate-3") == ["ana", "carl", "dan"]
+    assert names(camera="yard") == ["carl", "dan"]  # ana is limited to gate-3; bo disabled
+    assert names(users=["ana", "bo"], camera="yard") == []

@@ -375,3 +375,20 @@ alerts:
     assert SiteConfig.model_validate({"cameras": [{"id": "a", "source": "0"}]}).alerts is None
     bad = 'cameras: [{id: a, source: "0"}]\nalerts: {channels: [{name: x, kind: webhook}]}'
     assert "alerts.channels.0.webhook.url: Field required" in load_error(tmp_path, bad)
+
+
+def test_one_public_url_for_the_api_and_the_alert_links(tmp_path: Path):
+    camera = 'cameras: [{id: a, source: "0"}]\n'
+    hook = "alerts: {channels: [{name: h, kind: webhook, url: 'http://127.0.0.1:9/h'}]"
+    site = load_site_config(
+        site_file(tmp_path, camera + "api: {public_url: 'https://vigil.plant/'}\n" + hook + "}")
+    )
+    assert site.alerts.public_url == "https://vigil.plant"  # alert links follow the API's
+    old = load_site_config(site_file(tmp_path, camera + hook + ", public_url: 'https://v.old'}"))
+    assert old.api.public_url == old.alerts.public_url == "https://v.old"
+    same = camera + "api: {public_url: 'https://v.x/'}\n" + hook + ", public_url: 'https://v.x'}"
+    assert load_site_config(site_file(tmp_path, same)).alerts.public_url == "https://v.x"
+    differ = camera + "api: {public_url: 'https://a.x'}\n" + hook + ", public_url: 'https://b.x'}"
+    assert "public_url differs in api: and alerts:" in load_error(tmp_path, differ)
+    none = load_site_config(site_file(tmp_path, camera + hook + "}"))
+    assert none.api.public_url is None and none.alerts.public_url is None

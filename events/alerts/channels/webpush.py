@@ -93,7 +93,9 @@ class WebPush:
     def send(self, delivery: Delivery) -> Outcome:
         if self._session is None:
             self.open()
-        subscriptions = self.alerts.push_subscriptions(users=self.config.users)
+        subscriptions = self.alerts.push_subscriptions(
+            users=self.config.users, camera=delivery.payload["camera"]
+        )
         if not subscriptions:
             return Outcome(ok=False, retry=False, error="no push subscriptions")
         data = json.dumps(push_message(delivery.payload, self.timezone), ensure_ascii=False)
