@@ -38,7 +38,8 @@ class DetectJob:
 
     Example:
         >>> job = DetectJob(Path("fall_01.mp4"), VigilConfig())  # doctest: +SKIP
-        >>> result = job.run(EventStore.for_data_dir(Path("vigil-data")), Path("vigil-data"))
+        >>> store = EventStore.for_data_dir(Path("vigil-data"))  # doctest: +SKIP
+        >>> result = job.run(store, Path("vigil-data"))  # doctest: +SKIP
     """
 
     def __init__(self, path: Path, config: VigilConfig) -> None:

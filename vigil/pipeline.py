@@ -18,8 +18,7 @@ import supervision as sv
 
 from vigil.config import ConfigError
 from vigil.detector.cards import ModelCard
-from vigil.detector.detector import Detector, empty_detections
-from vigil.detector.motion import RegionMotion
+from vigil.detector.detector import Detector, empty_detections, load_detector
 from vigil.detector.tracking import ModelTracker
 from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
@@ -34,8 +33,6 @@ __all__ = [
     "label_sources",
     "load_detectors",
 ]
-
-_loaded: dict[tuple[str, str], Detector] = {}
 
 
 def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
@@ -86,14 +83,8 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
 
 
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
-    """Load each card's model once per process, however many pipelines use it."""
-    detectors = []
-    for card in cards:
-        key = (card.name, str(card.resolve_weights()))
-        if key not in _loaded:
-            _loaded[key] = Detector.load(card)
-        detectors.append(_loaded[key])
-    return detectors
+    """Each card's model, loaded once per process (see :func:`load_detector`)."""
+    return [load_detector(card) for card in cards]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +127,6 @@ class CameraPipeline:
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
         }
-        self._motion = RegionMotion()
 
     def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
         """Every model's tracked detections for the frame, merged.
@@ -154,11 +144,11 @@ class CameraPipeline:
         return sv.Detections.merge(per_model) if per_model else _empty_tracked()
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
-        # Motion inside smoke/fire boxes since the last analysed frame (flicker filter).
-        detections = self._motion.annotate(self.detect(frame, raw), frame.image)
+        """Detect, track, then each rule on the frame and its lifecycle."""
+        detections = self.detect(frame, raw)
         events: list[LifecycleEvent] = []
         for rule in self.rules:
-            observations = rule.observe(detections, frame.shape, frame.wall)
+            observations = rule.observe(detections, frame)
             lifecycle = self._lifecycles[rule.name]
             events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
         return Analysis(frame, detections, events)

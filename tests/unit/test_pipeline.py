@@ -8,6 +8,7 @@ import pytest
 
 from vigil.config import ConfigError
 from vigil.detector.cards import ModelCard
+from vigil.detector.detector import Detector
 from vigil.events.rules import build_rules
 from vigil.events.rules.params import RulesConfig
 from vigil.pipeline import cards_for_rules, label_sources
@@ -140,6 +141,9 @@ def test_pipeline_drops_a_label_another_model_serves():
         def __init__(self, card: ModelCard, labels: list[str]) -> None:
             self.card, self.name, self.labels = card, card.name, labels
 
+        def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+            return [self(image) for image in images]
+
         def __call__(self, image: np.ndarray) -> sv.Detections:
             n = len(self.labels)
             found = sv.Detections(
@@ -155,7 +159,8 @@ def test_pipeline_drops_a_label_another_model_serves():
         RulesConfig.model_validate({"no_helmet": {}, "restricted_zone": {"zones": [ZONE]}})
     )
     detectors = [Fixed(CARDS["fall"], ["person"]), Fixed(SITE, ["person", "head_bare"])]
-    pipeline = CameraPipeline("cam", rules, detectors, fps=2)  # type: ignore[arg-type]
+    assert all(isinstance(d, Detector) for d in detectors)
+    pipeline = CameraPipeline("cam", rules, detectors, fps=2)
     frame = Frame(np.zeros((200, 200, 3), np.uint8), pts=0.0, wall=0.0, camera="cam", index=0)
     found = pipeline.detect(frame)
     assert sorted(zip(found.data["model"], found.data["label"], strict=True)) == [
