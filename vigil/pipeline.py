@@ -32,6 +32,7 @@ __all__ = [
     "cards_for_rules",
     "label_sources",
     "load_detectors",
+    "merge_detections",
 ]
 
 
@@ -140,8 +141,7 @@ class CameraPipeline:
             if self._foreign[d.name] and len(found):
                 found = found[~np.isin(found.data["label"], self._foreign[d.name])]
             per_model.append(self._trackers[d.name].update(found, frame.pts))
-        per_model = [d for d in per_model if len(d)]
-        return sv.Detections.merge(per_model) if per_model else _empty_tracked()
+        return merge_detections([d for d in per_model if len(d)])
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
         """Detect, track, then each rule on the frame and its lifecycle."""
@@ -159,6 +159,27 @@ class CameraPipeline:
         for lifecycle in self._lifecycles.values():
             events += lifecycle.finish(pts, wall)
         return events
+
+
+def merge_detections(parts: list[sv.Detections]) -> sv.Detections:
+    """Several models' detections as one, with the ``data`` fields they all carry (``label``,
+    ``model``): supervision merges only detections whose data have the same keys, and a YOLO
+    model's carry ``class_name`` where a crop classifier's do not.
+
+    >>> yolo = sv.Detections(xyxy=np.zeros((1, 4)), data={"label": np.array(["person"]),
+    ...     "model": np.array(["fall"]), "class_name": np.array(["Normal"])})
+    >>> probe = sv.Detections(xyxy=np.zeros((1, 4)), data={"label": np.array(["harness"]),
+    ...     "model": np.array(["probe"])})
+    >>> merged = merge_detections([yolo, probe])
+    >>> merged.data["label"].tolist(), sorted(merged.data)
+    (['person', 'harness'], ['label', 'model'])
+    """
+    if not parts:
+        return _empty_tracked()
+    shared = set.intersection(*(set(part.data) for part in parts))
+    for part in parts:
+        part.data = {key: value for key, value in part.data.items() if key in shared}
+    return sv.Detections.merge(parts)
 
 
 def _empty_tracked() -> sv.Detections:

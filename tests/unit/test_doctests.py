@@ -12,7 +12,18 @@ import pytest
 from layout import importable, modules
 
 
-@pytest.mark.parametrize("name", [m for m in modules() if importable(m)])
+# Modules whose examples load real weights.
+LOADS_WEIGHTS = {"vigil.detector.detector", "vigil.detector.compat"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(m, marks=[pytest.mark.slow] if m in LOADS_WEIGHTS else [])
+        for m in modules()
+        if importable(m)
+    ],
+)
 def test_docstring_examples(name: str, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an example that writes files writes them here
     module = importlib.import_module(name)
