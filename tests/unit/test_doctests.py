@@ -11,7 +11,6 @@ import io
 import pytest
 from layout import importable, modules
 
-
 # Modules whose examples load real weights.
 LOADS_WEIGHTS = {"vigil.detector.detector", "vigil.detector.compat"}
 
