@@ -1,11 +1,12 @@
 """The package list, generated: each top-level folder is one import root (pyproject.toml's
-``[tool.setuptools.package-dir]``, e.g. ``events/`` is ``vigil.events``) and every folder with an
-``__init__.py`` under a root is a subpackage. Everything else is in pyproject.toml."""
+``[tool.setuptools.package-dir]``, e.g. ``events/`` is ``vigil.events``) and every folder under
+a root is a subpackage (a folder of data files, such as ``vigil/samples/``, too). Everything else
+is in pyproject.toml."""
 
 import tomllib
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,7 +24,8 @@ def packages() -> list[str]:
         if not (HERE / folder / "__init__.py").is_file():
             continue  # a root not written yet (api/)
         names.append(root)
-        names += [f"{root}.{sub}" for sub in find_packages(str(HERE / folder))]
+        subs = find_namespace_packages(str(HERE / folder), exclude=["__pycache__", "*.__pycache__"])
+        names += [f"{root}.{sub}" for sub in subs]
     return sorted(names)
 
 
