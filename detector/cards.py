@@ -30,10 +30,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vigil import VigilError
 from vigil.detector.labels import CANONICAL_LABELS, IGNORE
 
 
-class CardError(ValueError):
+class CardError(VigilError, ValueError):
     """A card that cannot be read, or weights that cannot be found: one line, for the user."""
 
 
@@ -157,8 +158,11 @@ class ModelCard(BaseModel):
 def load_card(path: Path) -> ModelCard:
     try:
         raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise CardError(f"model card {path}: {exc}") from None
+    except RecursionError:
+        raise CardError(f"model card {path}: not readable YAML (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CardError(f"model card {path}: {reason}") from None
     try:
         card = ModelCard.model_validate(raw)
     except ValidationError as exc:

@@ -1,7 +1,9 @@
 """Evidence for an event: an annotated JPEG snapshot and a browser-playable H.264 clip.
 
 Files are written atomically (a temporary name in the same folder, then ``os.replace``), so a
-crash or a bad source never leaves a half-written snapshot or clip under the final name.
+crash or a bad source never leaves a half-written snapshot or clip under the final name. Live
+clips are recorded as fragmented MP4 (``.rec.part``) that stays readable up to its last second
+if the worker is killed: :func:`salvage_clip` turns what it holds into the clip.
 
 Example::
 
@@ -30,22 +32,27 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from vigil import VigilError
 from vigil.events.violation import Violation
+from vigil.streams.file import local_url
 
 
-class EvidenceError(ValueError):
+class EvidenceError(VigilError, ValueError):
     """Evidence could not be made (unreadable source, empty clip window, bad image)."""
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """Where an event's evidence lies; what ``EventWriter.ended`` stores."""
+    """Where an event's evidence lies; what ``EventWriter.ended`` stores. ``note`` says what is
+    missing or partial, and why (a clip salvaged after a crash, a snapshot that was never
+    written)."""
 
-    snapshot_path: Path
+    snapshot_path: Path | None
     clip_path: Path | None
     clip_sha256: str | None
     clip_start_pts: float | None
     clip_end_pts: float | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,16 +88,38 @@ def media_paths(data_dir: Path, violation: Violation) -> tuple[Path, Path]:
     >>> [p.as_posix() for p in media_paths(Path("d"), v)]
     ['d/media/cam_3/1970-01-01/ab12.jpg', 'd/media/cam_3/1970-01-01/ab12.mp4']
     """
-    day = datetime.fromtimestamp(violation.start_wall, tz=UTC).date().isoformat()
-    folder = Path(data_dir) / "media" / _safe_name(violation.camera) / day
-    name = _safe_name(violation.id)
+    return event_media_paths(data_dir, violation.camera, violation.id, violation.start_wall)
+
+
+def event_media_paths(
+    data_dir: Path, camera: str, event_id: str, start_wall: float
+) -> tuple[Path, Path]:
+    """:func:`media_paths` from an event's camera, id and start (epoch seconds)."""
+    day = datetime.fromtimestamp(start_wall, tz=UTC).date().isoformat()
+    folder = camera_media_dir(data_dir, camera) / day
+    name = _safe_name(event_id)
     return folder / f"{name}.jpg", folder / f"{name}.mp4"
 
 
-def _temp_beside(path: Path) -> Path:
+def camera_media_dir(data_dir: Path, camera: str) -> Path:
+    """The folder of one camera's media: ``<data_dir>/media/<camera>``."""
+    return Path(data_dir) / "media" / _safe_name(camera)
+
+
+PART_SUFFIX = ".part"  # every temporary file of evidence; none outlives its writer
+RECORDING_SUFFIX = ".rec.part"  # a live clip being recorded (fragmented MP4, salvageable)
+
+
+def recordings_of(clip: Path) -> list[Path]:
+    """The unfinished recordings of the clip ``clip``, newest first."""
+    found = clip.parent.glob(f".{clip.name}.*{RECORDING_SUFFIX}") if clip.parent.is_dir() else []
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _temp_beside(path: Path, suffix: str = PART_SUFFIX) -> Path:
     """A new empty file in ``path``'s folder (created), to be renamed onto ``path`` later."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(name)
 
@@ -165,24 +194,44 @@ def write_snapshot(image: np.ndarray, violation: Violation, path: Path) -> Path:
 _TIME_BASE = Fraction(1, 90_000)  # the MPEG clock: fine enough for any camera's pts
 
 
+# The moov box first so browsers play before the whole file is there.
+_FASTSTART = {"movflags": "+faststart"}
+# A fragment a second, each handed to the OS at once: a killed worker leaves a file that is
+# readable up to its last second.
+_FRAGMENTED = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+    "flush_packets": "1",
+}
+_ORIGIN_TAG = "vigil-origin="  # in the MP4 comment: the camera time of the clip's first frame
+
+
 class AtomicMp4:
     """A faststart MP4 written to a temp file beside ``out``; only a complete file gets the name
     ``out`` (:meth:`_close_and_commit`), and :meth:`abort` leaves nothing behind.
 
-    The shared file handling of :class:`ClipEncoder` and the live remuxer's clips.
+    With ``recoverable``, the temp file (``.<name>.*.rec.part``) is a fragmented MP4 that a
+    killed process leaves readable (see :func:`salvage_clip`); it is remuxed into the faststart
+    ``out`` when the clip is complete. The shared file handling of :class:`ClipEncoder` and the
+    live remuxer's clips.
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, recoverable: bool = False) -> None:
         self.out = Path(out)
-        self._tmp = _temp_beside(self.out)
+        self.recoverable = recoverable
+        self._tmp = _temp_beside(self.out, RECORDING_SUFFIX if recoverable else PART_SUFFIX)
+        options = _FRAGMENTED if recoverable else _FASTSTART
         try:
-            self._container = av.open(
-                str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"}
-            )
+            self._container = av.open(str(self._tmp), "w", format="mp4", options=options)
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
         self._closed = False
+
+    def _set_origin(self, t: float) -> None:
+        """Record that the clip's first frame shows camera time ``t`` (call it before the first
+        packet), so a clip salvaged after a crash still lines up with the event's timeline."""
+        self._container.metadata["comment"] = f"{_ORIGIN_TAG}{t!r}"
 
     def _flush(self) -> None:
         """Write what is still buffered before the file is closed (an encoder's delayed frames)."""
@@ -193,7 +242,11 @@ class AtomicMp4:
             self._flush()
             self._container.close()
             self._closed = True
-            _commit(self._tmp, self.out)
+            if self.recoverable:
+                _remux(self._tmp, self.out)
+                self._tmp.unlink()
+            else:
+                _commit(self._tmp, self.out)
         except BaseException:
             self.abort()
             raise
@@ -205,6 +258,108 @@ class AtomicMp4:
             with contextlib.suppress(Exception):  # a broken half-file is deleted anyway
                 self._container.close()
         self._tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Packets:
+    """What was read of a clip's video packets: how many, first and last pts (clip seconds)."""
+
+    frames: int
+    first: float
+    last: float
+
+
+@contextlib.contextmanager
+def _open_clip(
+    path: Path,
+) -> Iterator[tuple[av.container.InputContainer, av.VideoStream, float | None]]:
+    """An MP4's container, video stream and origin (the camera time of its first frame; None
+    when the file does not say). Errors opening it become :class:`EvidenceError`."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise EvidenceError(f"cannot read {path.name}: {_reason(exc)}") from None
+    with container:
+        if not container.streams.video:
+            raise EvidenceError(f"no video stream in {path.name}")
+        comment = container.metadata.get("comment", "")
+        origin = float(comment[len(_ORIGIN_TAG) :]) if comment.startswith(_ORIGIN_TAG) else None
+        yield container, container.streams.video[0], origin
+
+
+def _readable_packets(
+    container: av.container.InputContainer, stream: av.VideoStream
+) -> Iterator[av.Packet]:
+    """The stream's packets from its first keyframe up to where the file is cut or torn."""
+    started = False
+    try:
+        for packet in container.demux(stream):
+            if packet.dts is None or packet.pts is None or packet.is_corrupt:
+                continue  # the demuxer's end-of-stream marker, or a torn last packet
+            started = started or packet.is_keyframe
+            if started:
+                yield packet
+    except (av.error.FFmpegError, OSError):
+        return  # the file was cut short: keep what came before the cut
+
+
+def _remux(source: Path, out: Path) -> _Packets:
+    """Copy the readable video packets of ``source`` (an MP4, whole or cut short) into a
+    faststart MP4 at ``out``, atomically. Raises :class:`EvidenceError` when there are none."""
+    with _open_clip(source) as (src, stream, _):
+        tmp = _temp_beside(out)
+        try:
+            with av.open(str(tmp), "w", format="mp4", options=_FASTSTART) as dst:
+                if "comment" in src.metadata:
+                    dst.metadata["comment"] = src.metadata["comment"]
+                target = dst.add_stream_from_template(stream)
+                times: list[float] = []
+                shift = (
+                    None  # the first frame plays at 0, whatever shift the recording's muxer made
+                )
+                for packet in _readable_packets(src, stream):
+                    shift = packet.pts if shift is None else shift
+                    times.append(float(packet.pts * stream.time_base))
+                    packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+                    packet.stream = target
+                    dst.mux(packet)
+            if not times:
+                raise EvidenceError(f"no readable frames in {source.name}")
+            _commit(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return _Packets(len(times), min(times), max(times))
+
+
+def salvage_clip(recording: Path, out: Path) -> ClipInfo:
+    """The clip at ``out`` from what can be read of an unfinished recording (``.rec.part``: the
+    fragmented MP4 of a killed worker); with ``recording == out``, the ClipInfo of a clip that
+    was finished but never stored.
+
+    Times are camera times: the recording carries the camera time of its first frame (muxers
+    may shift the stored timestamps, so only their differences are used). Raises
+    :class:`EvidenceError` when nothing in it can be read; ``out`` is then left as it was.
+
+    >>> salvage_clip(Path(".ab12.mp4.x1y2.rec.part"), Path("ab12.mp4")).frames  # doctest: +SKIP
+    57
+    """
+    recording, out = Path(recording), Path(out)
+    if recording != out:
+        _remux(recording, out)
+    with _open_clip(out) as (container, stream, origin):
+        times = [float(p.pts * stream.time_base) for p in _readable_packets(container, stream)]
+    if not times:
+        raise EvidenceError(f"no readable frames in {out.name}")
+    first, last = min(times), max(times)
+    period = (last - first) / (len(times) - 1) if len(times) > 1 else 0.0
+    start = first if origin is None else origin
+    return ClipInfo(
+        path=out,
+        sha256=sha256_file(out),
+        start_pts=start,
+        end_pts=start + last - first + period,
+        frames=len(times),
+    )
 
 
 class ClipEncoder(AtomicMp4):
@@ -226,14 +381,20 @@ class ClipEncoder(AtomicMp4):
     """
 
     def __init__(
-        self, out: Path, fps: float | Fraction, *, crf: int = 23, preset: str = "veryfast"
+        self,
+        out: Path,
+        fps: float | Fraction,
+        *,
+        crf: int = 23,
+        preset: str = "veryfast",
+        recoverable: bool = False,
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = Fraction(fps).limit_denominator(1001)
         self.info: ClipInfo | None = None
         self._options = {"preset": preset, "crf": str(crf)}
-        super().__init__(out)
+        super().__init__(out, recoverable=recoverable)
         self._stream: av.VideoStream | None = None
         self._size = (0, 0)
         self._first_pts: float | None = None
@@ -253,6 +414,8 @@ class ClipEncoder(AtomicMp4):
         if ticks <= self._last_ticks:
             return False
         frame = self._to_frame(image)
+        if self._first_pts is None:
+            self._set_origin(pts)
         frame.pts = ticks
         frame.time_base = _TIME_BASE
         frame.duration = round(1 / (self.fps * _TIME_BASE))
@@ -350,7 +513,7 @@ def cut_clip(source: Path, start: float, end: float, out: Path) -> ClipInfo:
     if not 0 <= start < end:
         raise EvidenceError(f"bad clip window [{start:g}, {end:g}) seconds for {source}")
     try:
-        container = av.open(str(source))
+        container = av.open(local_url(source))
     except (av.error.FFmpegError, OSError) as exc:
         raise EvidenceError(f"cannot read video {source}: {_reason(exc)}") from None
     with container:

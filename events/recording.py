@@ -5,7 +5,9 @@ A :class:`ClipRecording` follows one violation: it starts at the keyframe at or 
 later item as it arrives, and stops ``post_seconds`` after the violation ended. H.264 packets
 are remuxed into the MP4 as they are (:class:`RemuxClip`: no decoding, no encoding); decoded
 frames are encoded with :class:`~vigil.events.evidence.ClipEncoder`. A hole in the stream stays
-a hole in the clip: timestamps keep the camera's time, nothing is invented.
+a hole in the clip: timestamps keep the camera's time, nothing is invented. Until it finishes, a
+clip is a fragmented MP4 beside its final name (``.<id>.mp4.*.rec.part``) that a killed worker
+leaves readable to its last second (:func:`~vigil.events.evidence.salvage_clip`).
 
 Example::
 
@@ -40,9 +42,9 @@ class RemuxClip(AtomicMp4):
     RTSP session description) are put in front of it, so the MP4 gets its ``avcC``.
     """
 
-    def __init__(self, out: Path, params: StreamParams) -> None:
+    def __init__(self, out: Path, params: StreamParams, *, recoverable: bool = True) -> None:
         self.params = params
-        super().__init__(out)
+        super().__init__(out, recoverable=recoverable)
         try:
             self._stream = self._container.add_mux_stream(
                 params.codec, width=params.width, height=params.height
@@ -63,6 +65,7 @@ class RemuxClip(AtomicMp4):
             if not packet.keyframe:
                 return
             self._origin = min(packet.dts, packet.t)
+            self._set_origin(packet.t)
             extradata = self.params.extradata
             if extradata and not _has_sps(data):
                 data = extradata + data
@@ -98,7 +101,7 @@ class _EncodedClip:
     """Decoded frames encoded with ClipEncoder (sources that are not H.264)."""
 
     def __init__(self, out: Path, fps: float) -> None:
-        self.encoder = ClipEncoder(out, fps=fps)
+        self.encoder = ClipEncoder(out, fps=fps, recoverable=True)
         self._first_t: float | None = None
 
     @property
@@ -178,7 +181,7 @@ class ClipRecording:
                 return
             try:
                 self._write(item)
-            except (EvidenceError, av.FFmpegError, ValueError) as exc:
+            except (EvidenceError, av.FFmpegError, ValueError, OSError) as exc:
                 self.error = str(exc).splitlines()[0]
                 log.warning("clip %s stops early: %s", self.out.name, self.error)
                 self._full = True

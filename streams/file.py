@@ -1,10 +1,11 @@
 """Recorded video files: probe, then read every frame in order with its presentation time.
 
 >>> from pathlib import Path
->>> probe_video(Path("missing.mp4"))
-Traceback (most recent call last):
-...
-vigil.streams.file.SourceError: missing.mp4: no such file
+>>> try:
+...     probe_video(Path("missing.mp4"))
+... except SourceError as exc:
+...     print(exc)
+missing.mp4: no such file
 """
 
 from __future__ import annotations
@@ -17,14 +18,30 @@ from pathlib import Path
 
 import av
 
+from vigil import VigilError
 from vigil.streams.frame import Frame
 
-# A file whose last decodable frame falls this far short of its declared duration is truncated.
+# A file whose data (its last frame, that frame's own duration included) ends this far short of
+# its declared duration is truncated.
 TRUNCATION_TOLERANCE_S = 1.0
 
 
-class SourceError(ValueError):
-    """A source that cannot be read: the message is one line naming the source and the problem."""
+class SourceError(VigilError, ValueError):
+    """A source that cannot be read: the message is one line naming the source and the problem.
+
+    A ValueError too, so that pydantic reports it under the field that holds the source.
+    """
+
+
+def local_url(path: Path | str) -> str:
+    """What FFmpeg is given to open a local file: the ``file:`` protocol and an absolute path,
+    so that a name such as ``concat:a.mp4|b.mp4`` is read as the file it names, never through
+    the protocol its name spells.
+
+    >>> local_url("/videos/concat:a.mp4|b.mp4")
+    'file:/videos/concat:a.mp4|b.mp4'
+    """
+    return "file:" + str(Path(path).absolute())
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,7 @@ class VideoInfo:
     duration: float
     codec: str
     start_wall: float
+    last_frame_s: float = 0.0  # how long the last frame is shown (0.5 fps: 2 s)
 
     @property
     def frame_count(self) -> int:
@@ -53,7 +71,7 @@ def _open(path: Path) -> av.container.InputContainer:
     if not path.is_file():
         raise SourceError(f"{path}: not a file")
     try:
-        return av.open(str(path))
+        return av.open(local_url(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise SourceError(f"{path}: not a readable video ({_first_line(exc)})") from None
 
@@ -72,24 +90,39 @@ def _start_wall(container: av.container.InputContainer, path: Path) -> float:
 
 
 def _check_complete(
-    container: av.container.InputContainer, stream: av.VideoStream, duration: float, path: Path
-) -> None:
-    """Read every packet (no decoding: fast) so a truncated file fails before any analysis."""
-    last = 0.0
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    duration: float,
+    period: float,
+    path: Path,
+) -> float:
+    """Read every packet (no decoding: fast) so a truncated file fails before any analysis.
+
+    The data ends where the last frame stops being shown: its pts plus its own duration (the
+    packet's, else one frame period), which is 20 s in a 1/20 fps time-lapse. Returns that last
+    frame's duration.
+    """
+    last, last_duration = 0.0, period
     try:
         for packet in container.demux(stream):
-            if packet.pts is not None:
-                last = max(last, float((packet.pts - (stream.start_time or 0)) * packet.time_base))
+            if packet.pts is None:
+                continue
+            pts = float((packet.pts - (stream.start_time or 0)) * packet.time_base)
+            if pts >= last:
+                last = pts
+                last_duration = float(packet.duration * packet.time_base) or period
     except av.FFmpegError as exc:
         raise SourceError(
             f"{path}: corrupt or truncated video, reading failed at {last:.1f} s "
             f"({_first_line(exc)})"
         ) from None
-    if duration - last > TRUNCATION_TOLERANCE_S:
+    end = last + last_duration
+    if duration - end > TRUNCATION_TOLERANCE_S:
         raise SourceError(
-            f"{path}: truncated video, data ends at {last:.1f} s "
+            f"{path}: truncated video, data ends at {end:.1f} s "
             f"but the file declares {duration:.1f} s"
         )
+    return last_duration
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -106,7 +139,7 @@ def probe_video(path: Path) -> VideoInfo:
             duration = float(stream.duration * stream.time_base)
         else:
             duration = (container.duration or 0) / av.time_base
-        _check_complete(container, stream, duration, path)
+        last_frame_s = _check_complete(container, stream, duration, 1.0 / fps, path)
         return VideoInfo(
             path=path,
             width=stream.codec_context.width,
@@ -115,6 +148,7 @@ def probe_video(path: Path) -> VideoInfo:
             duration=duration,
             codec=stream.codec_context.name,
             start_wall=_start_wall(container, path),
+            last_frame_s=last_frame_s,
         )
 
 
@@ -164,7 +198,7 @@ class FileSource:
                 ) from None
         if index == 0:
             raise SourceError(f"{self.path}: no decodable frame")
-        end = last_pts + 1.0 / self.info.fps
+        end = last_pts + self.info.last_frame_s
         if self.info.duration - end > TRUNCATION_TOLERANCE_S:
             raise SourceError(
                 f"{self.path}: truncated video, frames end at {end:.1f} s "

@@ -53,6 +53,8 @@ class HealthSnapshot:
     last_error: str | None
     updated_at: float  # epoch seconds
     worker: str | None = None  # host:pid of the worker running the camera, as stored
+    pending_changes: int = 0  # event changes waiting in the worker's journal for the database
+    lost_changes: int = 0  # event changes neither stored nor journaled (journal disk failed)
 
 
 class RateMeter:
@@ -121,6 +123,8 @@ class CameraHealth:
         self.attempts = 0
         self.failures = 0  # consecutive failed attempts since the stream was last live
         self.skipped = 0
+        self.pending_changes = 0
+        self.lost_changes = 0
         self._in = RateMeter()
         self._analysed = RateMeter()
         self.listeners: list[Listener] = []
@@ -169,6 +173,11 @@ class CameraHealth:
             failed = permanent or self.failures >= self.fail_after
         self._set(CameraState.FAILED if failed else CameraState.CONNECTING, error=reason)
 
+    def backlog(self, pending: int, lost: int) -> None:
+        """The camera's event changes waiting for the database, and those lost (never stored)."""
+        with self._lock:
+            self.pending_changes, self.lost_changes = pending, lost
+
     def stopped(self, reason: str | None = None) -> None:
         self._set(CameraState.STOPPED, error=reason, keep_error=reason is None)
 
@@ -187,6 +196,8 @@ class CameraHealth:
                 skipped=self.skipped,
                 last_error=self.last_error,
                 updated_at=self._clock(),
+                pending_changes=self.pending_changes,
+                lost_changes=self.lost_changes,
             )
 
     def _set(self, state: CameraState, *, error: str | None = None, keep_error: bool = False):

@@ -313,7 +313,7 @@ class CameraReader:
             # when no packet arrives at all. Measured on RTSP over TCP, a silent stream raises
             # after twice the read timeout (`reconnect_time.py --freeze`): hence the half.
             return av.open(
-                spec.url,
+                spec.ffmpeg_url,
                 format=fmt,
                 options=options,
                 timeout=(opts.open_timeout, opts.stall_seconds / 2),

@@ -10,8 +10,8 @@ Accepted sources:
 
 >>> parse_source("rtsp://admin:s3cret@10.0.0.7:554/stream1").kind
 'rtsp'
->>> parse_source("rtsp://admin:s3cret@10.0.0.7:554/stream1").display
-'rtsp://admin:***@10.0.0.7:554/stream1'
+>>> parse_source("rtsp://admin:s3cret@10.0.0.7:554/stream1?token=T").display
+'rtsp://admin:***@10.0.0.7:554/stream1?token=***'
 >>> parse_source("webcam:1").url
 '/dev/video1'
 >>> try:
@@ -27,13 +27,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from vigil.streams.file import SourceError
+from vigil.streams.file import SourceError, local_url
 
 SourceKind = Literal["rtsp", "http", "file", "images", "webcam"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 _WEBCAM = re.compile(r"^(?:webcam:)?(\d{1,3})$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Parameter names whose values are credentials: token, access_token, apikey, api_key, auth,
+# password, passwd, pwd, secret, signature, sig, X-Amz-Credential, session, jwt, …
+_SECRET_NAME = re.compile(r"token|key|auth|pass|pwd|secret|sig|credential|session|jwt|cookie", re.I)
+_PARAM = re.compile(r"([^=&;/?#]+)=([^&;#]*)")
+_PATH_PARAM = re.compile(r"([^=&;/?#]+)=([^&;/?#]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,12 @@ class SourceSpec:
     loop: bool = False
 
     @property
+    def ffmpeg_url(self) -> str:
+        """What FFmpeg opens: a local file through the ``file:`` protocol (a file named
+        ``concat:a|b`` is that file), anything else as given."""
+        return local_url(self.url) if self.kind == "file" else self.url
+
+    @property
     def live(self) -> bool:
         """Live sources run on the wall clock and keep only the newest frame; recorded
         files and folders are read in order unless looped (a simulated camera)."""
@@ -55,36 +67,52 @@ class SourceSpec:
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``.
+    """``url`` as it may be shown and stored: credentials replaced by ``***``.
 
-    >>> redact("http://u:p@h/x?token=1")
-    'http://u:***@h/x?token=1'
+    Masked: the password of ``user:password@`` (the user name stays), a user-only
+    ``key@`` whole, and the value of every query or path parameter whose name looks like a
+    credential (token, key, auth, password, signature, …). The URL need not be valid: an
+    unparseable one is masked by the same reading.
+
+    >>> redact("rtsp://viewer:PASS@host/s?token=T&channel=1")
+    'rtsp://viewer:***@host/s?token=***&channel=1'
+    >>> redact("rtsp://APIKEY@host/s")
+    'rtsp://***@host/s'
+    >>> redact("http://cam/user=admin&password=pw/video.cgi")
+    'http://cam/user=admin&password=***/video.cgi'
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    scheme = _SCHEME.match(url)
+    if not scheme:
         return url
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if _port(parts) else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    rest = url[scheme.end() :]
+    # The userinfo ends at the last '@' before the query: a password with an unescaped '/'
+    # or '@' is still masked whole.
+    at = rest.rfind("@", 0, rest.find("?") if "?" in rest else len(rest))
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        masked = f"{user}:***" if colon and "/" not in user else "***"
+        rest = masked + rest[at:]
+    path, question, query = rest.partition("?")
+    path = _PATH_PARAM.sub(_mask_param, path)
+    query = _PARAM.sub(_mask_param, query)
+    return scheme.group(0) + path + question + query
 
 
-def _port(parts) -> int | None:
-    try:
-        return parts.port
-    except ValueError:
-        return None
+def _mask_param(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"{name}=***" if _SECRET_NAME.search(name) else match.group(0)
 
 
 def parse_source(
-    text: str, *, transport: Literal["tcp", "udp"] = "tcp", loop: bool = False
+    text: str,
+    *,
+    transport: Literal["tcp", "udp"] = "tcp",
+    loop: bool = False,
+    base: Path | None = None,
 ) -> SourceSpec:
     """Check a source string and say what kind it is; :class:`SourceError` (one line) if it
-    cannot be a source. Files and folders must exist; network sources are not contacted."""
+    cannot be a source. Files and folders must exist (a relative path is taken from ``base``,
+    the site file's folder, when given); network sources are not contacted."""
     text = str(text).strip()
     shown = redact(text)
     if not text:
@@ -110,8 +138,11 @@ def parse_source(
             "a video file, a folder of images or webcam:N)"
         )
     path = Path(text).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
     if not path.exists():
-        raise SourceError(f"source {shown!r}: no such file or folder")
+        looked = f" (looked for {path})" if str(path) != text else ""
+        raise SourceError(f"source {shown!r}: no such file or folder{looked}")
     if path.is_dir():
         if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
             raise SourceError(f"source {shown!r}: folder holds no images (jpg, png, bmp, webp)")
@@ -124,7 +155,8 @@ def _check_url(text: str, shown: str) -> None:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise SourceError(f"source {shown!r}: not a valid URL ({exc})") from None
+        reason = str(exc).replace(text, shown)
+        raise SourceError(f"source {shown!r}: not a valid URL ({reason})") from None
     if not parts.hostname:
         raise SourceError(f"source {shown!r}: URL has no host")
     if port == 0:

@@ -1,4 +1,9 @@
-"""Vigil: safety violations from plant cameras and recorded video."""
+"""Vigil: safety violations from plant cameras and recorded video.
+
+This root module is imported before any part of Vigil (``vigil.detector``, ``vigil.streams``,
+``vigil.events``, …), so it is the one place every layer may import from without pointing
+upwards: it holds only the version and :class:`VigilError`.
+"""
 
 import os
 
@@ -9,3 +14,19 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 __version__ = "0.1.0"
+
+
+class VigilError(Exception):
+    """Something the user gave cannot be used: the message is one line naming the problem.
+
+    Every layer's errors derive from it (ConfigError, CardError, SourceError, EvidenceError,
+    …); the command line prints the message and exits with :attr:`exit_code`, once, in
+    ``vigil.cli.main``.
+
+    >>> class PolygonError(VigilError):
+    ...     pass
+    >>> PolygonError("zone 'pit': needs 3 points").exit_code
+    2
+    """
+
+    exit_code: int = 2

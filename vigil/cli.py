@@ -1,59 +1,127 @@
-"""The `vigil` command line."""
+"""The `vigil` command line.
+
+Every command's bad input is a :class:`vigil.VigilError` (or an OS or database error), turned
+into one line on stderr and the error's exit status in one place, :class:`VigilGroup`; logging
+is configured for every command by the global options (``--log-level``, ``--version``).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import av
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, OperationalError
+from typer.core import TyperGroup
 
-from vigil.config import ConfigError, load_config, load_site_config
-from vigil.detector.cards import CardError, load_cards
-from vigil.events.evidence import EvidenceError
+from vigil import VigilError, __version__
+from vigil.config import camera_id_for, load_detect_site, load_site_config
 from vigil.events.store.records import EventRecord
-from vigil.streams.file import SourceError
+
+out = Console()
+err = Console(stderr=True)
+MAX_EVENTS_LISTED = 50  # past this, only the summary per rule
+
+
+def print_error(message: str) -> None:
+    """One line on stderr: ``error: <message>`` (the message is printed as is, not as markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def as_user_error(exc: Exception) -> VigilError | None:
+    """The error to show for ``exc`` if it is the user's to fix, else None (a bug: traceback).
+
+    Besides :class:`VigilError`, a file the system refuses and a database that cannot be
+    reached or named are the user's to fix.
+    """
+    if isinstance(exc, VigilError):
+        return exc
+    if isinstance(exc, BrokenPipeError):  # `vigil … | head`: the reader left, nothing to say
+        return None
+    if isinstance(exc, OSError):
+        return VigilError(f"{exc.filename or 'file'}: {exc.strerror or exc}")
+    if isinstance(exc, ArgumentError | OperationalError):
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return VigilError(f"database: {reason}")
+    return None
+
+
+class VigilGroup(TyperGroup):
+    """The `vigil` command group: every subcommand runs inside :meth:`invoke`, so user errors
+    are reported here once, whether `vigil` runs from a shell or from a test's CliRunner."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            error = as_user_error(exc)
+            if error is None:
+                raise
+            print_error(str(error))
+            raise typer.Exit(error.exit_code) from None
+
 
 app = typer.Typer(
+    cls=VigilGroup,
     help="Vigil: safety violations from plant cameras and recorded video.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-# Problems with what the user gave us: one line on stderr and exit 2, never a traceback.
-USER_ERRORS = (ConfigError, CardError, SourceError, EvidenceError)
-MAX_EVENTS_LISTED = 50  # past this, only the summary per rule
 
 
-def fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
-@contextmanager
-def user_errors(subject: Path | None = None) -> Iterator[None]:
-    """Turn what a user's input can go wrong with into one line on stderr and exit 2."""
-    try:
-        yield
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"{exc.filename or subject}: {exc.strerror or exc}") from None
-    except (ArgumentError, OperationalError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database: {reason}") from None
+def configure_logging(level: LogLevel) -> None:
+    """Log lines to stderr at ``level`` (stdout stays for results such as --json)."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # Migrations say what they run at INFO: only worth seeing when debugging.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"vigil {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="log lines on stderr from this level on")
+    ] = LogLevel.info,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Vigil: safety violations from plant cameras and recorded video."""
+    configure_logging(log_level)
 
 
 def _iso(epoch: float) -> str:
@@ -115,7 +183,12 @@ def summary_table(events: list[EventRecord]) -> Table:
 @app.command()
 def detect(
     video: Annotated[Path, typer.Argument(help="a video file (mp4, mkv, avi, ...)")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML config: short form or a site")
+    ] = None,
+    camera: Annotated[
+        str | None, typer.Option("--camera", help="the site camera whose rules and zones apply")
+    ] = None,
     data: Annotated[Path | None, typer.Option("--data", help="data folder (db + media)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per event")] = False,
 ) -> None:
@@ -123,16 +196,15 @@ def detect(
     from vigil.detect import DetectJob
     from vigil.events.store.store import EventStore
 
-    with user_errors(video):
-        settings = load_config(config)
-        with err.status("loading models"):
-            job = DetectJob(video, settings)
-        data_dir = data or settings.storage.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        url = settings.storage.database_url
-        store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
-        with store, _progress(video, job.video.duration) as (progress, task):
-            result = job.run(store, data_dir, lambda pts: progress.update(task, completed=pts))
+    site = load_detect_site(config, camera=camera, default_id=camera_id_for(video.stem))
+    with err.status("loading models"):
+        job = DetectJob(video, site)
+    data_dir = data or site.storage.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = site.storage.database_url
+    store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
+    with store, _progress(video, job.video.duration) as (progress, task):
+        result = job.run(store, data_dir, lambda pts: progress.update(task, completed=pts))
 
     if as_json:
         for record in result.events:
@@ -167,26 +239,25 @@ def models(
     card_dir: Annotated[
         list[Path] | None, typer.Option("--cards", help="extra folder of model cards")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per card")] = False,
 ) -> None:
-    """List the model cards, where their weights resolved and the labels they provide."""
-    try:
-        cards = load_cards(card_dir or [])
-    except CardError as exc:
-        raise fail(str(exc)) from None
-    table = Table(title="Model cards")
-    for column in ("name", "labels", "weights", "licence"):
-        table.add_column(column, overflow="fold")
-    problems = []
-    for card in cards.values():
-        try:
-            weights = str(card.resolve_weights())
-        except CardError as exc:
-            weights = "[red]missing[/]"
-            problems.append(str(exc))
-        table.add_row(card.name, ", ".join(sorted(card.labels)), weights, card.licence)
-    out.print(table)
+    """List the model cards: the labels each serves by default and so the rules it runs for,
+    the cards it supersedes, where its weights resolved."""
+    from vigil.catalogue import card_rows, cards_table, unservable_rules
+    from vigil.detector.cards import load_cards
+
+    rows = card_rows(card_dir or [])
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row.as_dict()) + "\n")
+    else:
+        console = out if sys.stdout.isatty() else Console(width=160)
+        console.print(cards_table(rows))
+        for rule, labels in unservable_rules(load_cards(card_dir or [])).items():
+            console.print(f"{rule}: no card provides {labels}; add a card for such a model")
+    problems = [row.weights_error for row in rows if row.weights_error]
     for problem in problems:
-        err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        print_error(problem)
     if problems:
         raise typer.Exit(1)
 
@@ -202,7 +273,7 @@ def demo(
 
     video = make_sample_video(data / "demo" / "sample.mp4")
     err.print(f"sample video: {video}; config: {sample_config_path()}")
-    detect(video, config=sample_config_path(), data=data, as_json=False)
+    detect(video, config=sample_config_path(), camera=None, data=data, as_json=False)
 
 
 @app.command()
@@ -214,21 +285,14 @@ def run(
     ] = None,
 ) -> None:
     """Watch every camera of a site until SIGINT/SIGTERM, storing events with evidence."""
-    import logging
-    import os
     import signal
     import threading
 
     from vigil.run import SiteRunner
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    with user_errors(config):
-        site = load_site_config(config)
-        with err.status("loading models"):
-            runner = SiteRunner(site, data_dir=data)
+    site = load_site_config(config)
+    with err.status("loading models"):
+        runner = SiteRunner(site, data_dir=data)
 
     stop = threading.Event()
 
@@ -257,11 +321,10 @@ def status(
     """Show each camera's health as its worker (`vigil run`) last stored it."""
     from vigil.status import health_json, health_table, read_health
 
-    with user_errors(config):
-        storage = load_site_config(config).storage if config else None
-        url = storage.database_url if storage else None
-        data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
-        rows = read_health(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
+    storage = load_site_config(config).storage if config else None
+    url = storage.database_url if storage else None
+    data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
+    rows = read_health(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(health_json(row)) + "\n")
@@ -284,7 +347,11 @@ _mount_eval()
 
 def main() -> None:
     av.logging.set_level(av.logging.PANIC)
-    app()
+    try:
+        app()
+    except BrokenPipeError:  # stdout closed early (`vigil models --json | head -1`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

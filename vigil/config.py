@@ -1,7 +1,11 @@
-"""Vigil's configuration: one YAML file, validated by pydantic (extra keys are errors).
+"""Vigil's configuration: one schema, :class:`SiteConfig`, read from one YAML file and validated
+by pydantic (extra keys are errors that name the field).
 
-Example ``detect.yaml``::
+`vigil run` reads a site (cameras, evidence, storage, models). `vigil detect` analyses one
+recording as a one-camera site: its config file may be a site with one camera (or several and
+``--camera``), or the short form below, which is the same thing written flat::
 
+    camera: gate-3        # the camera id; default: the video file's stem
     fps: 2
     rules:
       no_helmet: {}
@@ -12,12 +16,18 @@ Example ``detect.yaml``::
             polygon: [[0, 300], [400, 300], [400, 540], [0, 540]]
     evidence: {pre_seconds: 3, post_seconds: 3}
 
->>> VigilConfig.model_validate({"fps": 2}).evidence.pre_seconds
-3.0
+Relative paths written in a file (``storage.data_dir``, ``models.card_dirs``, a camera's file or
+folder source) are taken from the file's folder. ``${NAME}`` in any string is replaced by the
+environment variable NAME (``$${`` for a literal ``${``), so secrets need not be in the file.
+
+>>> site = detect_site({"fps": 2, "rules": {"fall": {}}}, default_id="clip")
+>>> site.camera.id, site.camera.fps, sorted(site.camera.rules.enabled())
+('clip', 2.0, ['fall'])
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -29,23 +39,34 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from vigil import VigilError
 from vigil.detector.cards import ModelCard, load_cards
+from vigil.events.alerts.config import AlertsConfig
 from vigil.events.rules.params import RulesConfig
 from vigil.events.zones import Zone
-from vigil.streams.file import SourceError
+from vigil.streams.reader import ReaderOptions
 from vigil.streams.sources import SourceSpec, parse_source
 
 
-class ConfigError(ValueError):
+class ConfigError(VigilError, ValueError):
     """A configuration that cannot be used; the message is one line naming the field."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _from_file_folder(path: Path, info: ValidationInfo) -> Path:
+    """A relative path written in a config file, taken from that file's folder (the ``base``
+    in the validation context); as given when there is no file."""
+    base = (info.context or {}).get("base")
+    path = path.expanduser()
+    return base / path if base is not None and not path.is_absolute() else path
 
 
 class EvidenceConfig(_Strict):
@@ -59,6 +80,11 @@ class StorageConfig(_Strict):
         None, description="SQLAlchemy URL; default SQLite file in data_dir"
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _relative_to_file(cls, value: Path, info: ValidationInfo) -> Path:
+        return _from_file_folder(value, info)
+
 
 class ModelsConfig(_Strict):
     card_dirs: list[Path] = Field(
@@ -69,6 +95,11 @@ class ModelsConfig(_Strict):
         description="cards never to run, by name: e.g. [fire_smoke] puts the fire card back for "
         "smoke and fire (wide outdoor views, where it measured better)",
     )
+
+    @field_validator("card_dirs")
+    @classmethod
+    def _relative_to_file(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_from_file_folder(path, info) for path in value]
 
     def cards(self) -> dict[str, ModelCard]:
         """The installed cards plus those in ``card_dirs``, less the ``disabled`` ones.
@@ -83,15 +114,6 @@ class ModelsConfig(_Strict):
                 f"(cards: {', '.join(sorted(cards))})"
             )
         return {name: card for name, card in cards.items() if name not in self.disabled}
-
-
-class VigilConfig(_Strict):
-    camera: str | None = Field(None, description="camera id; `vigil detect` defaults to the stem")
-    fps: float = Field(2.0, gt=0, le=30, description="frames analysed per second of video")
-    rules: RulesConfig = Field(default_factory=RulesConfig.defaults)
-    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    models: ModelsConfig = Field(default_factory=ModelsConfig)
 
 
 class ReconnectConfig(_Strict):
@@ -124,12 +146,18 @@ class CameraConfig(_Strict):
     """One camera of a site: where its frames come from and what is checked on them.
 
     Rules refer to the camera's ``zones`` by name (``zones: [tank-farm]``) or define their
-    own polygons. ``evidence`` and ``reconnect`` default to the site's.
+    own polygons. ``evidence`` and ``reconnect`` default to the site's. ``source`` is required
+    in a site for `vigil run`; `vigil detect` and `vigil eval` take the recording from the
+    command line instead.
     """
 
     id: str = Field(description="camera id: letters, digits, '.', '_', '-' (at most 64)")
     name: str | None = Field(None, max_length=256, description="human-readable name")
-    source: str = Field(description="rtsp://…, http(s)://…, a video file, image folder, webcam:N")
+    source: str | None = Field(
+        None,
+        validate_default=True,
+        description="rtsp://…, http(s)://…, a video file, image folder, webcam:N",
+    )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
     loop: bool = Field(False, description="files and folders: loop forever, paced as a camera")
     enabled: bool = Field(True, description="run this camera")
@@ -139,6 +167,15 @@ class CameraConfig(_Strict):
     evidence: EvidenceConfig | None = None
     reconnect: ReconnectConfig | None = None
     _spec: SourceSpec | None = PrivateAttr(None)
+
+    @field_validator("source")
+    @classmethod
+    def _source_given(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and (info.context or {}).get("sources_required", True):
+            raise ValueError(
+                "Field required (rtsp://…, http(s)://…, a video file, an image folder, webcam:N)"
+            )
+        return value
 
     @field_validator("id")
     @classmethod
@@ -177,13 +214,19 @@ class CameraConfig(_Strict):
         return {**raw, "rules": rules}
 
     @model_validator(mode="after")
-    def _parse_source(self) -> CameraConfig:
-        self._spec = parse_source(self.source, transport=self.transport, loop=self.loop)
+    def _parse_source(self, info: ValidationInfo) -> CameraConfig:
+        if self.source is not None:
+            base = (info.context or {}).get("base")
+            self._spec = parse_source(
+                self.source, transport=self.transport, loop=self.loop, base=base
+            )
         return self
 
     @property
     def spec(self) -> SourceSpec:
-        assert self._spec is not None
+        """The parsed source (a camera of a `vigil run` site always has one)."""
+        if self._spec is None:
+            raise ConfigError(f"camera {self.id}: no source")
         return self._spec
 
 
@@ -211,6 +254,7 @@ class SiteConfig(_Strict):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
@@ -231,6 +275,27 @@ class SiteConfig(_Strict):
     def reconnect_of(self, camera: CameraConfig) -> ReconnectConfig:
         return camera.reconnect or self.reconnect
 
+    def reader_options(self, camera: CameraConfig, ring_seconds: float) -> ReaderOptions:
+        """How ``camera``'s reader connects, reconnects and samples, from this site's config;
+        ``ring_seconds`` of pre-roll depend on its rules, which the caller knows."""
+        reconnect = self.reconnect_of(camera)
+        return ReaderOptions(
+            analysis_fps=camera.fps,
+            open_timeout=reconnect.open_timeout,
+            stall_seconds=reconnect.stall_seconds,
+            backoff_initial=reconnect.backoff_initial,
+            backoff_max=reconnect.backoff_max,
+            fail_after=reconnect.fail_after,
+            ring_seconds=ring_seconds,
+        )
+
+    @property
+    def camera(self) -> CameraConfig:
+        """The camera of a one-camera site (what `vigil detect` and `vigil eval` analyse)."""
+        if len(self.cameras) != 1:
+            raise ConfigError(f"expected a site with one camera, got {len(self.cameras)}")
+        return self.cameras[0]
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     """All of pydantic's complaints on one line, each naming its field."""
@@ -242,31 +307,105 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SHORT_FORM_CAMERA_KEYS = ("camera", "fps", "rules", "zones")
+
+
+def expand_env(raw: Any, where: str = "") -> Any:
+    """``raw`` with ``${NAME}`` in every string replaced by the environment variable NAME
+    (``$${NAME}`` stays a literal ``${NAME}``). An unset variable is a ConfigError naming it
+    and the field, never a value.
+
+    >>> os.environ["VIGIL_DOC_PASS"] = "s3cret"
+    >>> expand_env({"source": "rtsp://viewer:${VIGIL_DOC_PASS}@cam/s", "note": "$${HOME}"})
+    {'source': 'rtsp://viewer:s3cret@cam/s', 'note': '${HOME}'}
+    """
+    memo: dict[int, Any] = {}  # YAML aliases share nodes: expand each once, keep the sharing
+
+    def expand(node: Any, where: str) -> Any:
+        if isinstance(node, str):
+            return _ENV.sub(lambda m: _env_value(m, where), node)
+        if id(node) in memo:
+            return memo[id(node)]
+        if isinstance(node, dict):
+            out: Any = {}
+            memo[id(node)] = out
+            out.update({k: expand(v, _join(where, str(k))) for k, v in node.items()})
+        elif isinstance(node, list):
+            out = []
+            memo[id(node)] = out
+            out.extend(expand(v, _join(where, _item_name(i, v))) for i, v in enumerate(node))
+        else:
+            return node
+        return out
+
+    return expand(raw, where)
+
+
+def _env_value(match: re.Match[str], where: str) -> str:
+    escaped, name = match.groups()
+    if escaped:
+        return "${" + name + "}"
+    if name not in os.environ:
+        raise ConfigError(f"{where or 'config'}: environment variable {name} is not set")
+    return os.environ[name]
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _item_name(index: int, value: Any) -> str:
+    """A list item named as errors name it: a camera by its id, anything else by index."""
+    ident = value.get("id") if isinstance(value, dict) else None
+    return ident if isinstance(ident, str) and _CAMERA_ID.fullmatch(ident) else str(index)
+
+
 def _read_yaml(path: Path) -> dict:
+    """The file's top-level mapping, environment variables expanded; ConfigError (one line)
+    for anything else."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config {path}: no such file") from None
-    except (OSError, yaml.YAMLError) as exc:
-        reason = str(exc).splitlines()[0]
+    except RecursionError:
+        raise ConfigError(f"config {path}: not readable YAML (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"config {path}: not readable YAML ({reason})") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path}: expected a mapping at the top level")
-    return raw
-
-
-def load_config(path: Path | None) -> VigilConfig:
-    """Read and validate a config file; ``None`` gives the defaults."""
-    if path is None:
-        return VigilConfig()
-    raw = _read_yaml(path)
     try:
-        config = VigilConfig.model_validate(raw)
+        return expand_env(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
+
+
+def _validate_site(
+    raw: dict, *, base: Path | None, sources_required: bool, short_form: bool = False
+) -> SiteConfig:
+    """Validate ``raw`` as a site; errors name cameras by id (by nothing in the short form)."""
+    try:
+        return SiteConfig.model_validate(
+            raw, context={"base": base, "sources_required": sources_required}
+        )
     except ValidationError as exc:
-        raise ConfigError(f"config {path}: {describe_validation_error(exc)}") from None
-    return config
+        message = describe_validation_error(exc)
+        if short_form:  # the camera's fields are the file's top-level keys
+            message = message.replace("cameras.0.id:", "camera:")
+            message = message.replace("cameras.0.", "").replace("cameras.0:", "config:")
+        else:
+            cameras = raw.get("cameras")
+            cameras = cameras if isinstance(cameras, list) else []
+
+            def by_id(m: re.Match[str]) -> str:
+                i = int(m.group(1))
+                return f"cameras.{_item_name(i, cameras[i]) if i < len(cameras) else i}"
+
+            message = re.sub(r"cameras\.(\d+)(?=[.:])", by_id, message)
+        raise ConfigError(message) from None
 
 
 def load_site_config(path: Path) -> SiteConfig:
@@ -276,16 +415,77 @@ def load_site_config(path: Path) -> SiteConfig:
     """
     raw = _read_yaml(path)
     try:
-        return SiteConfig.model_validate(raw)
-    except ValidationError as exc:
-        message = describe_validation_error(exc)
-        cameras = raw.get("cameras")
-        if isinstance(cameras, list):
-            for i, camera in enumerate(cameras):
-                ident = camera.get("id") if isinstance(camera, dict) else None
-                if isinstance(ident, str) and _CAMERA_ID.fullmatch(ident):
-                    message = message.replace(f"cameras.{i}.", f"cameras.{ident}.")
-                    message = message.replace(f"cameras.{i}:", f"cameras.{ident}:")
-        raise ConfigError(f"config {path}: {message}") from None
-    except SourceError as exc:  # pydantic passes ValueError subclasses through as errors
+        return _validate_site(raw, base=path.parent, sources_required=True)
+    except ConfigError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
+
+
+def camera_id_for(stem: str) -> str:
+    """A valid camera id made from a file name's stem: other characters become '-'.
+
+    >>> camera_id_for("Gate 3 (night)")
+    'Gate-3-night'
+    """
+    ident = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:64]
+    return ident or "video"
+
+
+def detect_site(
+    raw: dict | None = None,
+    *,
+    camera: str | None = None,
+    default_id: str = "video",
+    base: Path | None = None,
+) -> SiteConfig:
+    """The one-camera site that `vigil detect` (or `vigil eval`) analyses a recording as.
+
+    ``raw`` is a site (its camera chosen by id with ``camera`` when it has several) or the
+    short form (module docstring); the camera's own source is not used: the recording comes
+    from the command line.
+
+    >>> site = detect_site({"cameras": [{"id": "a", "source": "rtsp://h/x"}, {"id": "b"}]},
+    ...                    camera="b")
+    >>> site.camera.id, site.camera.source
+    ('b', None)
+    """
+    raw = dict(raw or {})
+    short_form = "cameras" not in raw
+    if short_form:
+        one = {key: raw.pop(key) for key in _SHORT_FORM_CAMERA_KEYS if key in raw}
+        one["id"] = one.pop("camera", None) or camera or default_id
+        raw["cameras"] = [one]
+    else:
+        raw["cameras"] = [_choose_camera(raw["cameras"], camera)]
+    if isinstance(raw["cameras"][0], dict):
+        raw["cameras"][0] = {k: v for k, v in raw["cameras"][0].items() if k != "source"}
+    return _validate_site(raw, base=base, sources_required=False, short_form=short_form)
+
+
+def _choose_camera(cameras: Any, wanted: str | None) -> Any:
+    if not isinstance(cameras, list) or not cameras:
+        return cameras  # the schema says what is wrong
+    ids = [c.get("id") if isinstance(c, dict) else None for c in cameras]
+    if wanted is None:
+        if len(cameras) == 1:
+            return cameras[0]
+        raise ConfigError(
+            f"cameras: the site has {len(cameras)} cameras; choose one with --camera "
+            f"({', '.join(map(str, ids))})"
+        )
+    if wanted not in ids:
+        raise ConfigError(f"cameras: no camera {wanted!r} ({', '.join(map(str, ids))})")
+    return cameras[ids.index(wanted)]
+
+
+def load_detect_site(
+    path: Path | None, *, camera: str | None = None, default_id: str = "video"
+) -> SiteConfig:
+    """Read a config file for `vigil detect` or `vigil eval` (see :func:`detect_site`);
+    ``None`` gives the defaults: the zone-free rules on one camera named ``default_id``."""
+    if path is None:
+        return detect_site(camera=camera, default_id=default_id)
+    raw = _read_yaml(path)
+    try:
+        return detect_site(raw, camera=camera, default_id=default_id, base=path.parent)
+    except ConfigError as exc:
         raise ConfigError(f"config {path}: {exc}") from None

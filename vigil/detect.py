@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.config import VigilConfig
+from vigil.config import EvidenceConfig, SiteConfig, camera_id_for, detect_site
 from vigil.events.evidence import Evidence, cut_clip, media_paths, write_snapshot
 from vigil.events.rules import build_rules
 from vigil.events.store.records import EventRecord
@@ -36,20 +36,25 @@ class DetectJob:
     """A video checked and its models loaded, ready to run: every check on the user's input
     (config, cards, the file itself) happens here, before anything is written.
 
+    ``site`` is a one-camera site (:func:`vigil.config.detect_site`): the camera's rules, zones
+    and fps apply to the video, which is analysed as that camera.
+
     Example:
-        >>> job = DetectJob(Path("fall_01.mp4"), VigilConfig())  # doctest: +SKIP
-        >>> store = EventStore.for_data_dir(Path("vigil-data"))  # doctest: +SKIP
-        >>> result = job.run(store, Path("vigil-data"))  # doctest: +SKIP
+        >>> job = DetectJob(Path("fall_01.mp4"), detect_site())  # doctest: +SKIP
+        >>> result = job.run(EventStore.for_data_dir(Path("data")), Path("data"))  # doctest: +SKIP
     """
 
-    def __init__(self, path: Path, config: VigilConfig) -> None:
+    def __init__(self, path: Path, site: SiteConfig) -> None:
         self.path = path
-        self.config = config
-        self.source = FileSource(path, camera=config.camera)
-        rules = build_rules(config.rules)
-        cards = cards_for_rules(rules, config.models.cards())
+        self.site = site
+        camera = site.camera
+        self.fps = camera.fps
+        self.evidence = site.evidence_of(camera)
+        self.source = FileSource(path, camera=camera.id)
+        rules = build_rules(camera.rules)
+        cards = cards_for_rules(rules, site.models.cards())
         detectors = load_detectors(cards)
-        self.pipeline = CameraPipeline(self.source.camera, rules, detectors, fps=config.fps)
+        self.pipeline = CameraPipeline(camera.id, rules, detectors, fps=camera.fps)
 
     @property
     def video(self) -> VideoInfo:
@@ -58,9 +63,9 @@ class DetectJob:
     def run(
         self, store: EventStore, data_dir: Path, on_progress: Progress | None = None
     ) -> DetectResult:
-        """Analyse every frame at ``config.fps`` and store the violations found."""
+        """Analyse every frame at the camera's fps and store the violations found."""
         began = time.monotonic()
-        sampler = Sampler(self.config.fps)
+        sampler = Sampler(self.fps)
         ended: list[Violation] = []
         analysed = 0
         last = None
@@ -75,21 +80,27 @@ class DetectJob:
                 on_progress(frame.pts)
         ended += [e.violation for e in self.pipeline.finish(last.pts, last.wall)]
         ended.sort(key=lambda v: v.start_pts)
-        records = _store_with_evidence(ended, self.path, self.config, store, data_dir, self.video)
+        records = _store_with_evidence(
+            ended, self.path, self.evidence, self.fps, store, data_dir, self.video
+        )
         return DetectResult(self.video, records, analysed, time.monotonic() - began)
 
 
 def detect_video(
-    path: Path, config: VigilConfig, store: EventStore, data_dir: Path
+    path: Path, site: SiteConfig | None, store: EventStore, data_dir: Path
 ) -> DetectResult:
-    """Check ``path``, analyse it and store its violations (see :class:`DetectJob`)."""
-    return DetectJob(path, config).run(store, data_dir)
+    """Check ``path``, analyse it and store its violations (see :class:`DetectJob`);
+    ``site`` None: the defaults, as camera ``path``'s stem."""
+    if site is None:
+        site = detect_site(default_id=camera_id_for(path.stem))
+    return DetectJob(path, site).run(store, data_dir)
 
 
 def _store_with_evidence(
     violations: list[Violation],
     path: Path,
-    config: VigilConfig,
+    evidence_config: EvidenceConfig,
+    fps: float,
     store: EventStore,
     data_dir: Path,
     info: VideoInfo,
@@ -100,7 +111,9 @@ def _store_with_evidence(
         for v in violations:
             snapshot, clip_path = media_paths(data_dir, v)
             written += [snapshot, clip_path]
-            evidence.append(_write_evidence(v, path, config, info, snapshot, clip_path))
+            evidence.append(
+                _write_evidence(v, path, evidence_config, fps, info, snapshot, clip_path)
+            )
         with store.unit_of_work() as writer:
             for v, ev in zip(violations, evidence, strict=True):
                 writer.opened(v, source=str(path.resolve()))
@@ -113,12 +126,18 @@ def _store_with_evidence(
 
 
 def _write_evidence(
-    v: Violation, path: Path, config: VigilConfig, info: VideoInfo, snapshot: Path, clip: Path
+    v: Violation,
+    path: Path,
+    config: EvidenceConfig,
+    fps: float,
+    info: VideoInfo,
+    snapshot: Path,
+    clip: Path,
 ) -> Evidence:
     write_snapshot(v.peak_image, v, snapshot)
-    start = max(0.0, v.start_pts - config.evidence.pre_seconds)
-    end = min(info.duration, v.end_pts + config.evidence.post_seconds)
+    start = max(0.0, v.start_pts - config.pre_seconds)
+    end = min(info.duration, v.end_pts + config.post_seconds)
     # A violation seen on one analysed frame still gets a clip of at least one analysis step.
-    end = max(end, min(info.duration, start + 1.0 / config.fps))
+    end = max(end, min(info.duration, start + 1.0 / fps))
     cut = cut_clip(path, start, end, clip)
     return Evidence(snapshot, cut.path, cut.sha256, cut.start_pts, cut.end_pts)

@@ -1,9 +1,9 @@
 """The analysis chain for one camera: Detectors → trackers → rules → violation lifecycle.
 
->>> from vigil.config import VigilConfig
 >>> from vigil.detector.cards import load_cards
->>> config = VigilConfig()
->>> sorted(card.name for card in cards_for_rules(build_rules(config.rules), load_cards()))
+>>> from vigil.events.rules import RulesConfig
+>>> rules = build_rules(RulesConfig.defaults())
+>>> sorted(card.name for card in cards_for_rules(rules, load_cards()))
 ['fall', 'fire_smoke', 'site_ppe']
 """
 
@@ -23,6 +23,7 @@ from vigil.detector.tracking import ModelTracker
 from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
 from vigil.events.violation import LifecycleEvent
+from vigil.events.zones import warn_zones_off_frame
 from vigil.streams.frame import Frame
 
 __all__ = [
@@ -128,6 +129,7 @@ class CameraPipeline:
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
         }
+        self._frame_checked = False
 
     def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
         """Every model's tracked detections for the frame, merged.
@@ -145,6 +147,10 @@ class CameraPipeline:
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
         """Detect, track, then each rule on the frame and its lifecycle."""
+        if not self._frame_checked:  # the frame size is known from the first frame on
+            zones = [zone for rule in self.rules for zone in rule.params.zones or ()]
+            warn_zones_off_frame(self.camera, zones, frame.shape)
+            self._frame_checked = True
         detections = self.detect(frame, raw)
         events: list[LifecycleEvent] = []
         for rule in self.rules:

@@ -5,9 +5,14 @@ shared by all cameras (:mod:`vigil.analysis`), one evidence writer (:mod:`vigil.
 and the supervisor (:mod:`vigil.streams.supervisor`) on the main thread, which also publishes
 camera health to the store. Everything the user gave is checked before anything starts.
 
+Start-up: what a killed worker left is recovered first (:mod:`vigil.events.recovery`): dead
+workers' journals are replayed, events left open are ended with the snapshot and clip found on
+disk, stale temporary media files are removed.
+
 Shutdown (SIGINT/SIGTERM, or ``duration`` elapsed): the analysis stops, readers stop, every
 open violation is ended, every clip is finished with what the pre-roll buffer holds, the event
-rows are closed, and each camera's health is stored as ``stopped``.
+rows are closed, and each camera's health is stored as ``stopped``. A database outage does not
+stop the run: event changes wait in a journal on disk meanwhile (:mod:`vigil.events.live`).
 
 Example::
 
@@ -27,13 +32,15 @@ from pathlib import Path
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
+from vigil.events.alerts import build_dispatcher
 from vigil.events.live import LiveEvidenceWriter
+from vigil.events.recovery import recover
 from vigil.events.rules import build_rules
 from vigil.events.store.store import EventStore
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
-from vigil.streams.reader import CameraReader, ReaderOptions
+from vigil.streams.reader import CameraReader
 from vigil.streams.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,10 @@ class RunSummary:
     frames_analysed: dict[str, int]
     events_written: int
     reader_restarts: int
+    events_raised: int = 0  # violations the analysis opened
+    changes_journaled: int = 0  # event changes that waited in the journal (store outages)
+    changes_pending: int = 0  # still waiting at the end: stored by the next run
+    changes_lost: int = 0  # refused by the journal's disk too
 
 
 def _check_source(camera: CameraConfig) -> None:
@@ -85,6 +96,10 @@ class SiteRunner:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url = site.storage.database_url
         self.store = EventStore(url) if url else EventStore.for_data_dir(self.data_dir)
+        try:  # alerts go out from the outbox (DESIGN.md, Alerts); channels checked here
+            self._alerts = build_dispatcher(self.store, site.alerts, self.data_dir)
+        except ValueError as exc:
+            raise ConfigError(f"alerts: {exc}") from None
         # Each model is loaded once, however many cameras use it.
         self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -106,9 +121,13 @@ class SiteRunner:
         every camera's state changes (besides the log)."""
         began = time.monotonic()
         self._listeners = [_log_state, *(listeners or [])]
-        abandoned = self.store.end_abandoned([c.id for c, _, _ in self._plans])
-        if abandoned:
-            log.warning("ended %d events left open by a previous run", abandoned)
+        recovered = recover(self.store, self.data_dir, [c.id for c, _, _ in self._plans])
+        if recovered.ended:
+            log.warning(
+                "ended %d events left open by a previous run (%d with a recovered clip)",
+                recovered.ended,
+                recovered.salvaged,
+            )
         wakeup = threading.Event()
         writer = LiveEvidenceWriter(self.store, self.data_dir)
         cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
@@ -124,6 +143,8 @@ class SiteRunner:
             [c.reader for c in cameras],
             publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker),
         )
+        if self._alerts is not None:
+            self._alerts.start()
         writer.start()
         supervisor.start()
         service.start()
@@ -143,6 +164,10 @@ class SiteRunner:
             frames_analysed={c.id: c.analysed for c in cameras},
             events_written=writer.written_events,
             reader_restarts=supervisor.restarts,
+            events_raised=writer.raised_events,
+            changes_journaled=writer.journaled_changes,
+            changes_pending=writer.pending_changes,
+            changes_lost=writer.lost_changes,
         )
 
     def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
@@ -151,14 +176,8 @@ class SiteRunner:
         evidence = self.site.evidence_of(camera)
         reconnect = self.site.reconnect_of(camera)
         confirm = max((r.params.confirmation_duration for r in rules), default=0.0)
-        options = ReaderOptions(
-            analysis_fps=camera.fps,
-            open_timeout=reconnect.open_timeout,
-            stall_seconds=reconnect.stall_seconds,
-            backoff_initial=reconnect.backoff_initial,
-            backoff_max=reconnect.backoff_max,
-            fail_after=reconnect.fail_after,
-            ring_seconds=evidence.pre_seconds + confirm + RING_SLACK_S,
+        options = self.site.reader_options(
+            camera, ring_seconds=evidence.pre_seconds + confirm + RING_SLACK_S
         )
         health = CameraHealth(
             camera.id, name=camera.name, source=spec.display, fail_after=reconnect.fail_after
@@ -172,6 +191,7 @@ class SiteRunner:
             pre_seconds=evidence.pre_seconds,
             post_seconds=evidence.post_seconds,
             picture_fps=options.picture_fps,
+            health=health,
         )
         pipeline = CameraPipeline(
             camera.id, rules, detectors, fps=camera.fps, clock="wall" if spec.live else "pts"
@@ -196,6 +216,8 @@ class SiteRunner:
         for camera in cameras:
             camera.reader.health.stopped()
         supervisor.tick(force=True)
+        if self._alerts is not None:
+            self._alerts.stop(drain=3.0)  # the last changes go out; the rest on the next start
         self.store.dispose()
 
 

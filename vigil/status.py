@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from vigil.config import ConfigError
 from vigil.events.store.store import EventStore
 from vigil.streams.health import CameraState, HealthSnapshot
+from vigil.streams.sources import redact
 
 STALE_AFTER_S = 10.0
 _COLOURS = {
@@ -81,9 +82,22 @@ def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:
             _ago(h.last_frame_wall, now),
             str(h.reconnects),
             str(h.skipped),
-            h.last_error or "",
+            _error_and_backlog(h),
         )
     return table
+
+
+def _error_and_backlog(h: HealthSnapshot) -> str:
+    """The last error, and the event changes that wait for the database, if any."""
+    backlog = [
+        f"{n} event changes {what}"
+        for n, what in (
+            (h.pending_changes, "wait for the database"),
+            (h.lost_changes, "lost"),
+        )
+        if n
+    ]
+    return "; ".join(part for part in [h.last_error, *backlog] if part)
 
 
 def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
@@ -91,7 +105,7 @@ def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
     return {
         "camera": h.camera,
         "name": h.name,
-        "source": h.source,
+        "source": redact(h.source),  # rows stored before masking was complete, too
         "state": h.state.value,
         "stale": is_stale(h, now),
         "state_since": h.state_since,
@@ -103,4 +117,6 @@ def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
         "last_error": h.last_error,
         "worker": h.worker,
         "updated_at": h.updated_at,
+        "pending_changes": h.pending_changes,
+        "lost_changes": h.lost_changes,
     }

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vigil.config import VigilConfig
+from vigil.config import detect_site
 from vigil.evaluate.calibrate import calibrate
 from vigil.evaluate.groundtruth import load_ground_truth_dir
 
@@ -55,7 +55,7 @@ def main() -> None:
         )
         label, thresholds, extra = grids[rule]
         r = calibrate(
-            rule, label, truths, args.videos, VigilConfig(), thresholds, kn, durations,
+            rule, label, truths, args.videos, detect_site(), thresholds, kn, durations,
             cache_dir=args.cache, extra=extra,
         )  # fmt: skip
         out[rule] = {

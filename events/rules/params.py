@@ -25,8 +25,9 @@ from vigil.events.rules.fire import FireParams
 from vigil.events.rules.no_harness import NoHarnessParams
 from vigil.events.rules.no_helmet import NoHelmetParams
 from vigil.events.rules.region import RegionParams
-from vigil.events.rules.restricted_zone import RestrictedZoneParams, parse_window
+from vigil.events.rules.restricted_zone import RestrictedZoneParams
 from vigil.events.rules.smoke import SmokeParams
+from vigil.events.schedule import in_window, parse_window
 from vigil.events.zones import Zone
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Severity",
     "SmokeParams",
     "Zone",
+    "in_window",
     "parse_window",
 ]
 

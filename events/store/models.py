@@ -79,6 +79,8 @@ class EventRow(Base):
     source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float]
     updated_at: Mapped[float]
+    # What evidence is missing or partial, and why (e.g. a clip salvaged after a crash).
+    evidence_note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(_in("state", LifecycleState), name="state"),
@@ -138,6 +140,10 @@ class CameraHealthRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str] = mapped_column(String(256))  # host:pid of the worker
     updated_at: Mapped[float]
+    # The worker's event changes for this camera that wait in its journal for the database,
+    # and those it could not even journal (lost).
+    pending_changes: Mapped[int] = mapped_column(RowId, server_default="0")
+    lost_changes: Mapped[int] = mapped_column(RowId, server_default="0")
 
     __table_args__ = (
         CheckConstraint(
@@ -186,3 +192,96 @@ class OutboxRow(Base):
         Index(None, "event_id"),
         Index(None, "created_at"),
     )
+
+
+# --- alerts (vigil.events.alerts) ---------------------------------------------------------
+
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dropped", "skipped")
+
+
+class LeaseRow(Base):
+    """A named lease: only ``holder`` may do the job until ``expires_at`` (epoch s). Taken and
+    renewed by compare-and-set UPDATEs; the alert dispatcher holds the lease ``alerts``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[float]
+    acquired_at: Mapped[float]
+
+
+class AlertCursorRow(Base):
+    """How far the dispatcher has routed the outbox: every row with ``id <= position`` is
+    routed (or was never committed). Rows above it are routed when ``alert_routed`` says so."""
+
+    __tablename__ = "alert_cursor"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(RowId)
+    updated_at: Mapped[float]
+
+
+class AlertRoutedRow(Base):
+    """An outbox row above the cursor that the dispatcher has routed (written in the same
+    transaction as its deliveries); deleted once the cursor passes it."""
+
+    __tablename__ = "alert_routed"
+
+    outbox_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
+    routed_at: Mapped[float]
+
+
+class DeliveryRow(Base):
+    """One attempt to deliver one change (outbox row) on one channel: the delivery log.
+
+    ``pending`` (queued, may start at ``due_at``) → ``sending`` (committed before the attempt)
+    → ``sent`` | ``failed`` (a next attempt row follows) | ``dropped`` (no more attempts).
+    ``skipped`` rows record a change the channel subscribes to but did not get, and why.
+    No foreign key to the outbox: the log outlives pruned outbox rows.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(RowId)
+    event_id: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    subject_key: Mapped[str] = mapped_column(String(400))
+    change_at: Mapped[float]  # the outbox row's created_at
+    due_at: Mapped[float]
+    started_at: Mapped[float | None]
+    finished_at: Mapped[float | None]
+    latency: Mapped[float | None]  # change_at → finished_at, seconds
+    http_status: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    dispatcher: Mapped[str | None] = mapped_column(String(256))
+    done_targets: Mapped[list[str] | None] = mapped_column(JSON())
+    created_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(map(repr, DELIVERY_STATUSES))})", name="status"),
+        Index(None, "outbox_id", "channel", "attempt", unique=True),
+        Index(None, "channel", "status", "due_at"),
+        Index(None, "channel", "subject_key"),
+        Index(None, "event_id"),
+        Index(None, "status"),
+    )
+
+
+class PushSubscriptionRow(Base):
+    """A browser's Web Push subscription (PushSubscription.toJSON()) for one user."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(String(128))
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    p256dh: Mapped[str] = mapped_column(String(256))
+    auth: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float]
+
+    __table_args__ = (Index(None, "endpoint", unique=True), Index(None, "user_name"))

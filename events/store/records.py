@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from vigil.events.violation import BBox
+from vigil.events.violation import BBox, Violation
 
 from .workflow import WorkflowStatus
 
@@ -48,6 +48,29 @@ class EventRecord:
     source: str | None
     created_at: float
     updated_at: float
+    evidence_note: str | None = None  # what evidence is missing or partial, and why
+
+    def as_violation(self) -> Violation:
+        """The violation as the store knows it (no peak image, no timeline), for writers that
+        must change a stored event, e.g. to end one a killed worker left open."""
+        return Violation(
+            camera=self.camera,
+            rule=self.rule,
+            label=self.label,
+            subject=self.subject,
+            severity=self.severity,
+            start_pts=self.start_pts,
+            start_wall=self.start_wall,
+            end_pts=self.end_pts,
+            end_wall=self.end_wall,
+            peak_confidence=self.peak_confidence,
+            peak_pts=self.peak_pts,
+            bbox=self.bbox,
+            track_id=self.track_id,
+            zone=self.zone,
+            ended=self.state is LifecycleState.ENDED,
+            id=self.id,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values: enums as strings, paths as strings, the bbox as a list."""

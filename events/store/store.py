@@ -22,9 +22,10 @@ New revisions (developers)::
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.events.violation import TimelinePoint, Violation
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x76_69_67_69_6C  # "vigil": the advisory lock that serialises migrations
+PG_CONNECT_TIMEOUT_S = 3
 
 
 class EventNotFound(LookupError):
@@ -87,6 +90,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _connect_args(url: str) -> dict[str, Any]:
+    """A connect timeout for PostgreSQL (unless the URL sets one): a server that does not
+    answer makes writes fail in seconds, to the journal, instead of hanging the writer."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        return {"connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+    return {}
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine; None for in-memory databases and other dialects."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename
+        if "mode=memory" in database:
+            return None
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return Path(database)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if need be) for the block."""
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
+def _sqlite_file_lock(engine: Engine) -> AbstractContextManager[None]:
+    """The migration lock of a SQLite file (``vigil.db.lock``); nothing for other databases."""
+    database = _sqlite_file(engine)
+    if database is None or not database.parent.is_dir():  # SQLite itself says what is wrong
+        return nullcontext()
+    return _file_lock(database.with_name(database.name + ".lock"))
+
+
 class EventStore:
     """Events in a SQL database given by a SQLAlchemy URL.
 
@@ -100,7 +140,8 @@ class EventStore:
     """
 
     def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
-        self.engine: Engine = create_engine(url)
+        # pre_ping: a connection that a database restart cut is replaced, not handed out.
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, **_connect_args(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -116,10 +157,15 @@ class EventStore:
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (``alembic upgrade head``), in one
-        transaction where the database allows transactional DDL."""
-        with self.engine.begin() as connection:
+        transaction where the database allows transactional DDL.
+
+        Processes starting together against one database migrate one at a time: PostgreSQL
+        through an advisory lock, a SQLite file through ``flock`` on ``<file>.lock`` beside it
+        (SQLite runs DDL outside any lock of its own, so two processes would both create the
+        tables).
+        """
+        with _sqlite_file_lock(self.engine), self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
-                # Workers starting together against one database migrate one at a time.
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             command.upgrade(alembic_config(connection=connection), "head")
 
@@ -218,6 +264,8 @@ class EventStore:
                         last_error=h.last_error,
                         worker=worker,
                         updated_at=h.updated_at,
+                        pending_changes=h.pending_changes,
+                        lost_changes=h.lost_changes,
                     )
                 )
 
@@ -240,16 +288,16 @@ class EventStore:
                     last_error=r.last_error,
                     updated_at=r.updated_at,
                     worker=r.worker,
+                    pending_changes=r.pending_changes,
+                    lost_changes=r.lost_changes,
                 )
                 for r in rows
             ]
 
     def add_gap(self, camera: str, start_wall: float, end_wall: float, reason: str | None) -> None:
         """Record a hole in a camera's stream."""
-        with self._sessions.begin() as session:
-            session.add(
-                CameraGapRow(camera=camera, start_wall=start_wall, end_wall=end_wall, reason=reason)
-            )
+        with self.unit_of_work() as writer:
+            writer.gap(camera, start_wall, end_wall, reason)
 
     def gaps(self, camera: str | None = None) -> list[GapRecord]:
         """Recorded holes in streams, oldest first, optionally of one camera."""
@@ -262,16 +310,28 @@ class EventStore:
                 for r in session.scalars(query)
             ]
 
-    def end_abandoned(self, cameras: Iterable[str]) -> int:
+    def open_events(self, cameras: Iterable[str]) -> list[EventRecord]:
+        """The events of these cameras still open, oldest start first."""
+        query = (
+            select(EventRow)
+            .where(EventRow.camera.in_(list(cameras)), EventRow.state == LifecycleState.OPEN.value)
+            .order_by(EventRow.start_wall, EventRow.id)
+        )
+        with self._sessions() as session:
+            return [_record(row) for row in session.scalars(query)]
+
+    def end_abandoned(self, cameras: Iterable[str], note: str | None = None) -> int:
         """End the events of these cameras that a worker left open (it was killed before it
-        could end them); returns how many. Their evidence is whatever was stored."""
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(EventRow)
-                .where(EventRow.camera.in_(list(cameras)), EventRow.state == "open")
-                .values(state=LifecycleState.ENDED.value, updated_at=time.time())
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        could end them), through :meth:`EventWriter.ended`; returns how many. Their evidence
+        is whatever was stored (``vigil.events.recovery`` recovers what lies on disk)."""
+        from vigil.events.evidence import Evidence  # evidence needs av and cv2: import late
+
+        records = self.open_events(cameras)
+        missing = Evidence(None, None, None, None, None, note) if note else None
+        for record in records:
+            with self.unit_of_work() as writer:
+                writer.ended(record.as_violation(), missing)
+        return len(records)
 
     def dispose(self) -> None:
         """Close the store's pooled connections."""
@@ -338,11 +398,13 @@ class EventWriter:
         self._copy_progress(row, v)
         row.state = LifecycleState.ENDED.value
         if evidence is not None:
-            row.snapshot_path = str(evidence.snapshot_path)
-            row.clip_path = None if evidence.clip_path is None else str(evidence.clip_path)
+            snapshot, clip = evidence.snapshot_path, evidence.clip_path
+            row.snapshot_path = None if snapshot is None else str(snapshot)
+            row.clip_path = None if clip is None else str(clip)
             row.clip_sha256 = evidence.clip_sha256
             row.clip_start_pts = evidence.clip_start_pts
             row.clip_end_pts = evidence.clip_end_pts
+            row.evidence_note = evidence.note
         self._session.execute(delete(TimelineRow).where(TimelineRow.event_id == v.id))
         if v.timeline:
             self._session.execute(
@@ -359,6 +421,29 @@ class EventWriter:
             )
         self._session.flush()
         self._outbox("end", before, row)
+
+    def progress(self, event_id: str) -> tuple[LifecycleState, float] | None:
+        """The stored lifecycle state and end time (epoch) of an event; None if there is none.
+
+        What a replayed change checks first, so that replaying it twice writes it once.
+        """
+        row = self._session.get(EventRow, event_id)
+        return None if row is None else (LifecycleState(row.state), row.end_wall)
+
+    def gap(self, camera: str, start_wall: float, end_wall: float, reason: str | None) -> bool:
+        """Record a hole in a camera's stream, unless that one is stored; True if written."""
+        known = self._session.scalar(
+            select(CameraGapRow.id).where(
+                CameraGapRow.camera == camera, CameraGapRow.start_wall == start_wall
+            )
+        )
+        if known is not None:
+            return False
+        self._session.add(
+            CameraGapRow(camera=camera, start_wall=start_wall, end_wall=end_wall, reason=reason)
+        )
+        self._session.flush()
+        return True
 
     def record_transition(
         self,
@@ -475,4 +560,5 @@ def _record(row: EventRow) -> EventRecord:
         source=row.source,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        evidence_note=row.evidence_note,
     )

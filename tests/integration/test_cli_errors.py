@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
+
+import pytest
+from videomake import write_video
+
+import vigil
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 
@@ -114,3 +122,101 @@ def test_models_names_the_package_to_install_when_weights_are_missing(tmp_path: 
         "error: model 'hats' needs the package 'no-such-hat-weights': "
         "pip install --no-deps no-such-hat-weights"
     ]
+
+
+def test_deeply_nested_config_is_one_line(videos: Path, tmp_path: Path):
+    config = write_config(tmp_path, "rules: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = vigil_detect(videos / "fall_01.mp4", "--config", config, data=tmp_path / "data")
+    assert_clean_failure(result, tmp_path / "data", "config.yaml", "nested too deeply")
+
+
+def test_a_file_named_like_a_protocol_is_read_as_a_file(tmp_path: Path):
+    """Through FFmpeg's concat protocol the name would read a.mp4 then b.mp4, two videos."""
+    write_video(tmp_path / "a.mp4", 10, 10)
+    write_video(tmp_path / "b.mp4", 10, 10)
+    (tmp_path / "concat:a.mp4|b.mp4").write_text("not a video, whatever its name says\n")
+    result = subprocess.run(
+        [*VIGIL, "detect", "concat:a.mp4|b.mp4", "--data", "data"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert_clean_failure(result, tmp_path / "data", "concat:a.mp4|b.mp4", "not a readable video")
+
+
+def test_unknown_site_camera_is_one_line(videos: Path, tmp_path: Path):
+    config = write_config(tmp_path, "cameras: [{id: gate-3, source: 'rtsp://h/x'}]\n")
+    result = vigil_detect(
+        videos / "fall_01.mp4", "--config", config, "--camera", "dock", data=tmp_path / "data"
+    )
+    assert_clean_failure(result, tmp_path / "data", "no camera 'dock'")
+
+
+@pytest.mark.slow
+def test_a_low_frame_rate_recording_with_a_zone_off_its_frame(tmp_path: Path):
+    """A 0.5 fps time-lapse is read whole; a zone the 64x48 frame does not show is one warning
+    line on stderr; the config's relative data_dir is taken from the config's folder."""
+    video = write_video(tmp_path / "lapse.mp4", Fraction(1, 2), 8)
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "detect.yaml").write_text(
+        "rules:\n  restricted_zone:\n    zones:\n"
+        "      - {name: far, polygon: [[100, 100], [200, 100], [200, 200]]}\n"
+        "storage: {data_dir: out}\n"
+    )
+    result = subprocess.run(
+        [*VIGIL, "detect", str(video), "--config", "site/detect.yaml", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # no events on flat grey frames
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1
+    assert "camera lapse: zone 'far' lies wholly outside the 64x48 frame" in warnings[0]
+    assert (folder / "out" / "vigil.db").is_file() and not (tmp_path / "out").exists()
+
+
+def test_version():
+    result = subprocess.run([*VIGIL, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"vigil {vigil.__version__}"
+
+
+def test_log_level_is_a_global_option_that_configures_every_command(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    result = CliRunner().invoke(app, ["--log-level", "debug", "status", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "no Vigil database" in result.output
+    assert logging.getLogger().level == logging.DEBUG
+    CliRunner().invoke(app, ["--log-level", "error", "models", "--json"])
+    assert logging.getLogger().level == logging.ERROR
+    bad = subprocess.run(
+        [*VIGIL, "--log-level", "loud", "models"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "loud" in bad.stderr
+
+
+def test_models_json_says_which_card_serves_each_label():
+    result = subprocess.run(
+        [*VIGIL, "models", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    cards = {c["name"]: c for c in map(json.loads, result.stdout.splitlines())}
+    assert cards["site_ppe"]["serves"] == ["head_bare", "head_helmet", "person"]
+    assert cards["site_ppe"]["supersedes"] == ["helmet"]
+    assert cards["helmet"]["serves"] == [] and cards["helmet"]["superseded_by"] == ["site_ppe"]
+    assert cards["fire_smoke"]["serves"] == ["fire", "smoke"]
+    assert cards["fire"]["serves"] == [] and cards["fire"]["superseded_by"] == ["fire_smoke"]
+    assert cards["fall"]["serves"] == ["person_fallen"] and cards["fall"]["rules"] == ["fall"]
+    assert "no_helmet" in cards["site_ppe"]["rules"]
+    # Every label a rule needs is served by exactly one card.
+    served = [label for c in cards.values() for label in c["serves"]]
+    assert len(served) == len(set(served))
+    table = subprocess.run([*VIGIL, "models"], capture_output=True, text=True, timeout=120)
+    assert "superseded by" in table.stdout and "site_ppe" in table.stdout
+    assert "no_harness: no card provides harness" in table.stdout

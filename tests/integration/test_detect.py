@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from videocheck import is_faststart, probe
 
-from vigil.config import VigilConfig
+from vigil.config import SiteConfig, detect_site
 from vigil.detect import DetectResult, detect_video
 from vigil.events.store.records import EventRecord
 from vigil.events.store.store import EventStore
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def run(
     video: Path, rules: dict, data_dir: Path, url: str | None = None, **config: object
 ) -> DetectResult:
-    config = VigilConfig.model_validate({"fps": 2, "rules": rules, **config})
+    config = detect_site({"fps": 2, "rules": rules, **config}, default_id=video.stem)
     store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
     with store:
         result = detect_video(video, config, store, data_dir)
@@ -32,7 +32,7 @@ def run(
     return result
 
 
-def check_evidence(event: EventRecord, config: VigilConfig, duration: float) -> None:
+def check_evidence(event: EventRecord, config: SiteConfig, duration: float) -> None:
     assert event.snapshot_path.read_bytes()[:2] == b"\xff\xd8"
     codec, clip_seconds, frames, _ = probe(event.clip_path)
     assert codec == "h264" and frames > 0
@@ -53,7 +53,7 @@ def test_fall_video_gives_a_fall_event_near_the_fall(videos: Path, tmp_path: Pat
     assert 2.5 <= first.start_pts <= 6.0
     assert first.severity == "critical" and first.label == "person_fallen"
     for event in falls:
-        check_evidence(event, VigilConfig(), result.video.duration)
+        check_evidence(event, detect_site(), result.video.duration)
 
 
 def test_fire_video_with_the_default_cards_gives_smoke_and_misses_the_flames(
@@ -67,7 +67,7 @@ def test_fire_video_with_the_default_cards_gives_smoke_and_misses_the_flames(
     [smoke] = result.events
     assert smoke.start_pts <= 1.0 and smoke.end_pts >= result.video.duration - 1.0
     assert smoke.label == "smoke" and smoke.severity == "high"
-    check_evidence(smoke, VigilConfig(), result.video.duration)
+    check_evidence(smoke, detect_site(), result.video.duration)
 
 
 def test_fire_rule_on_the_fire_card_finds_the_flames(videos: Path, tmp_path: Path):
@@ -78,7 +78,7 @@ def test_fire_rule_on_the_fire_card_finds_the_flames(videos: Path, tmp_path: Pat
     [fire] = result.events
     assert fire.rule == "fire" and fire.label == "fire" and fire.severity == "critical"
     assert fire.start_pts <= 3.0 and fire.end_pts >= result.video.duration - 1.0
-    check_evidence(fire, VigilConfig(), result.video.duration)
+    check_evidence(fire, detect_site(), result.video.duration)
 
 
 def test_people_in_a_restricted_zone(videos: Path, tmp_path: Path):
@@ -92,7 +92,7 @@ def test_people_in_a_restricted_zone(videos: Path, tmp_path: Path):
         assert event.zone == "plaza-south"
         x1, y1, x2, y2 = event.bbox
         assert y2 >= 240 - 20  # the person's feet were in the zone
-    check_evidence(in_zone[0], VigilConfig(), result.video.duration)
+    check_evidence(in_zone[0], detect_site(), result.video.duration)
 
 
 def test_no_helmet_where_heads_are_bare(videos: Path, tmp_path: Path):
@@ -106,7 +106,7 @@ def test_no_helmet_where_heads_are_bare(videos: Path, tmp_path: Path):
     for event in result.events:
         assert event.end_pts <= 2 * (int(event.start_pts // 2) + 1)  # ends on its own slide
         assert event.severity == "high"
-    check_evidence(result.events[0], VigilConfig(), result.video.duration)
+    check_evidence(result.events[0], detect_site(), result.video.duration)
 
 
 def test_no_helmet_stays_quiet_on_a_worker_in_a_hard_hat(videos: Path, tmp_path: Path):

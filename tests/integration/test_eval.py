@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli import app
-from vigil.config import VigilConfig
+from vigil.config import detect_site
 from vigil.evaluate.groundtruth import load_ground_truth, load_ground_truth_dir
 from vigil.evaluate.videos import VideosReport, evaluate_videos
 
@@ -31,11 +31,15 @@ def data(videos: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def defaults_on_every_video(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eval-cache")
+
+
+@pytest.fixture(scope="module")
+def defaults_on_every_video(videos: Path, eval_cache: Path) -> dict:
     """`vigil eval videos` with the shipped defaults on every ground-truth clip."""
     truths = load_ground_truth_dir(GROUND_TRUTH)
-    cache = tmp_path_factory.mktemp("eval-cache")
-    return evaluate_videos(truths, videos, VigilConfig(), cache_dir=cache).as_dict()
+    return evaluate_videos(truths, videos, detect_site(), cache_dir=eval_cache).as_dict()
 
 
 @pytest.mark.parametrize("video", sorted(RECORDED["predictions"]))
@@ -61,6 +65,14 @@ def test_the_defaults_score_as_recorded(defaults_on_every_video):
     }
 
 
+def test_a_rerun_replays_the_cached_boxes(defaults_on_every_video, videos, eval_cache):
+    truths = load_ground_truth_dir(GROUND_TRUTH)
+    assert len(list(eval_cache.glob("fall_01.fall.*.pkl"))) == 1
+    again = evaluate_videos(truths, videos, detect_site(), cache_dir=eval_cache)
+    assert again.as_dict()["predictions"] == defaults_on_every_video["predictions"]
+    assert again.ms_per_frame == {}  # no model ran
+
+
 def _when(p: dict) -> tuple:
     return p["rule"], p["start"], p["end"], p["zone"]
 
@@ -79,7 +91,7 @@ def test_the_fire_rule_on_the_fire_card_and_its_motion_filter(videos: Path):
     shared: dict = {}  # the model runs once; the second run replays its boxes and frames
 
     def fires(fire: dict) -> VideosReport:
-        config = VigilConfig.model_validate(
+        config = detect_site(
             {"fps": 2, "models": {"disabled": ["fire_smoke"]}, "rules": {"fire": fire}}
         )
         return evaluate_videos(truths, videos, config, frames_cache=shared)
@@ -102,11 +114,12 @@ def test_eval_images_reports_each_mapped_label(data: Path, tmp_path: Path):
             "eval", "images", str(data / "fire_smoke" / "roboflow_fire_wrpgm_v8_abonia1"),
             "--split", "valid", "--model", "fire", "--limit", "4",
             "--map-file", str(REPO / "datasets" / "class_maps" / "abonia1_fire.yaml"),
-            "--json", str(out),
+            "--out", str(out), "--json",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
+    assert json.loads(result.stdout) == report  # --json: the report alone on stdout
     assert report["n_images"] == 4
     by_label = {r["label"]: r for r in report["labels"]}
     assert set(by_label) == {"fire", "smoke"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vigil.config import VigilConfig
+from vigil.config import detect_site
 from vigil.detector.cards import load_cards
 from vigil.events.rules import NoHarnessRule, build_rules
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
@@ -20,10 +20,10 @@ RIG = {"name": "rig", "polygon": [[0, 0], [360, 0], [360, 640], [0, 640]]}
 
 
 def test_harness_probe_clears_the_harnessed_worker_on_a_rig_frame(videos: Path):
-    config = VigilConfig.model_validate(
+    config = detect_site(
         {"models": {"card_dirs": [str(CARDS)]}, "rules": {"no_harness": {"zones": [RIG]}}}
     )
-    rules = build_rules(config.rules)
+    rules = build_rules(config.camera.rules)
     cards = cards_for_rules(rules, load_cards(config.models.card_dirs))
     assert {c.name for c in cards} == {"fall", "harness_probe"}
     pipeline = CameraPipeline("rig", rules, load_detectors(cards), fps=2)

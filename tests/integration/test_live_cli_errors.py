@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 
 
@@ -57,3 +59,32 @@ def test_run_with_an_unreachable_database(tmp_path: Path):
 
 def test_status_without_a_database(tmp_path: Path):
     assert_one_line(vigil("status", "--data", tmp_path / "empty"), "no Vigil database")
+
+
+def test_run_with_deeply_nested_yaml(tmp_path: Path):
+    config = site(tmp_path, "cameras: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n")
+    assert_one_line(vigil("run", "--config", config), "site.yaml", "nested too deeply")
+
+
+def test_run_with_an_unset_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("VIGIL_TEST_CAM_PASS", raising=False)
+    monkeypatch.setenv("VIGIL_TEST_CAM_USER", "admin-name-secret")
+    config = site(
+        tmp_path,
+        "cameras: [{id: gate-3, "
+        "source: 'rtsp://${VIGIL_TEST_CAM_USER}:${VIGIL_TEST_CAM_PASS}@10.0.0.7/s'}]\n",
+    )
+    result = vigil("run", "--config", config)
+    assert_one_line(
+        result, "cameras.gate-3.source: environment variable VIGIL_TEST_CAM_PASS is not set"
+    )
+    assert "admin-name-secret" not in result.stderr
+
+
+def test_run_with_a_zone_past_any_frame(tmp_path: Path):
+    config = site(
+        tmp_path,
+        "cameras: [{id: gate-3, source: 'rtsp://10.0.0.7/s', "
+        "zones: [{name: pit, polygon: [[0, 0], [1000000, 0], [0, 1000000]]}]}]\n",
+    )
+    assert_one_line(vigil("run", "--config", config), "cameras.gate-3.zones.0", "outside any frame")

@@ -86,3 +86,88 @@ def test_float_polygon_and_boxes_outside_the_polygon_bounds():
     zone = Zone(name="z", polygon=[(10.4, 10.4), (50.6, 10.4), (50.6, 50.6), (10.4, 50.6)])
     d = boxes((20, 20, 40, 40), (900, 900, 950, 950))
     assert ZoneSet([zone]).inside(d).tolist() == [True, False]
+
+
+# --- issue 12, finding 3: zones cost no memory per pixel, and bad coordinates are refused ---
+
+
+def test_a_frame_sized_zone_allocates_no_mask():
+    import tracemalloc
+
+    side = 16384.0  # the largest coordinate accepted: a mask would take 268 MB
+    zone = Zone(name="all", polygon=[(0, 0), (side, 0), (side, side), (0, side)])
+    people = boxes(*[(x, x, x + 40, x + 90) for x in range(0, 16000, 160)])
+    tracemalloc.start()
+    try:
+        inside = ZoneSet([zone]).inside(people)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert inside.all() and len(inside) == 100
+    assert peak < 2_000_000, f"{peak} bytes for 100 boxes"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_coordinates_are_rejected(bad: float):
+    with pytest.raises(ValidationError, match="zone 'pit': point .* is not a finite number"):
+        Zone(name="pit", polygon=[(0, 0), (bad, 0), (10, 10)])
+
+
+@pytest.mark.parametrize("far", [16385.0, 1e6])
+def test_coordinates_past_any_frame_are_rejected(far: float):
+    with pytest.raises(ValidationError, match=r"lies outside any frame .*at most 16384\)"):
+        Zone(name="pit", polygon=[(0, 0), (far, 0), (far, far)])
+
+
+def test_a_zone_the_frame_does_not_show_is_warned_about_once(caplog: pytest.LogCaptureFixture):
+    from vigil.events.zones import warn_zones_off_frame
+
+    far = Zone(name="far", polygon=[(700, 500), (900, 500), (900, 600)])
+    # Its bounding box overlaps a 640 x 640 frame, the triangle itself does not.
+    corner = Zone(name="corner", polygon=[(0, 1400), (1400, 0), (1400, 1400)])
+    with caplog.at_level("WARNING", logger="vigil.events.zones"):
+        missing = warn_zones_off_frame("gate-3", [FLOOR, far, corner, far], (640, 640, 3))
+    assert missing == ["far", "corner"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "\n" not in "".join(lines)
+    assert "camera gate-3: zone 'far' lies wholly outside the 640x640 frame" in lines[0]
+    assert warn_zones_off_frame("gate-3", [FLOOR], (200, 200)) == []
+    assert FLOOR.area_in_frame(200, 150) == 200 * 50
+
+
+def test_the_pipeline_warns_at_the_first_frame(caplog: pytest.LogCaptureFixture):
+    from vigil.events.rules import build_rules
+    from vigil.events.rules.params import RulesConfig
+    from vigil.pipeline import CameraPipeline
+    from vigil.streams.frame import Frame
+
+    zone = {"name": "yard", "polygon": [[2000, 2000], [2100, 2000], [2100, 2100]]}
+    rules = build_rules(RulesConfig.model_validate({"restricted_zone": {"zones": [zone]}}))
+    pipeline = CameraPipeline("gate-3", rules, [], fps=2)
+    image = np.zeros((480, 640, 3), np.uint8)
+    with caplog.at_level("WARNING", logger="vigil.events.zones"):
+        for i in range(3):
+            pipeline.analyse(
+                Frame(image=image, pts=i / 2, wall=1e9 + i / 2, camera="gate-3", index=i)
+            )
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("camera gate-3: zone 'yard' lies wholly outside the 640x480 frame")
+
+
+def test_inside_agrees_with_opencv_on_random_polygons():
+    import cv2
+
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        # A star-shaped (so simple) polygon of 3 to 12 vertices around a random centre.
+        n = int(rng.integers(3, 13))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radii = rng.uniform(20, 200, n)
+        centre = rng.uniform(200, 400, 2)
+        polygon = centre + np.c_[np.cos(angles), np.sin(angles)] * radii[:, None]
+        points = rng.uniform(0, 600, (300, 2))
+        contour = polygon.astype(np.float32).reshape(-1, 1, 2)
+        distance = np.array([cv2.pointPolygonTest(contour, tuple(p), True) for p in points])
+        clear = np.abs(distance) > 1.0  # away from the edge, where rounding may differ
+        zone = Zone(name="z", polygon=[tuple(p) for p in polygon])
+        assert (zone.contains(points)[clear] == (distance[clear] > 0)).all()

@@ -7,7 +7,7 @@ a replay of the pipeline over those boxes. A candidate's objective is event F1 o
 shorter confirmation (faster alerts).
 
 Example:
-    >>> result = calibrate("smoke", truths, videos_dir, VigilConfig(), grid)  # doctest: +SKIP
+    >>> result = calibrate("smoke", truths, videos_dir, detect_site(), grid)  # doctest: +SKIP
     >>> result.held_out.recall, result.held_out.false_alarms  # doctest: +SKIP
     (1.0, 0)
 """
@@ -18,9 +18,10 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.config import VigilConfig
+from vigil.config import SiteConfig
 from vigil.evaluate.groundtruth import GroundTruth, Predicted, RuleScore, score
 from vigil.evaluate.videos import FrameBoxes, evaluate_videos
+from vigil.events.rules import RulesConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ def calibrate(
     label: str,
     truths: list[GroundTruth],
     videos_dir: Path,
-    config: VigilConfig,
+    config: SiteConfig,
     thresholds: list[float | None],
     k_of_n: list[tuple[int, int]],
     min_durations: list[float],
@@ -82,7 +83,8 @@ def calibrate(
 
     def run(c: Candidate | None) -> dict[str, list[Predicted]]:
         rules = c.rules(rule, base) if c else {rule: base}
-        cfg = config.model_copy(update={"rules": config.rules.model_validate(rules)})
+        camera = config.camera.model_copy(update={"rules": RulesConfig.model_validate(rules)})
+        cfg = config.model_copy(update={"cameras": [camera]})
         overrides = {label: c.threshold} if c and c.threshold is not None else None
         report = evaluate_videos(truths, videos_dir, cfg, cache_dir, overrides, frames_cache=frames)
         return report.predictions

@@ -1,4 +1,8 @@
-"""`vigil eval images|videos`: the evaluation commands (mounted by vigil/cli.py)."""
+"""`vigil eval images|videos`: the evaluation commands (mounted by vigil/cli.py).
+
+As everywhere in `vigil`: ``--json`` prints the report as JSON on stdout (and nothing else
+there), ``--out FILE`` writes it to a file; errors are reported by the `vigil` command group.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,16 @@ out = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+AsJson = Annotated[bool, typer.Option("--json", help="print the report as JSON on stdout")]
+Out = Annotated[Path | None, typer.Option("--out", help="also write the report (JSON) here")]
+
+
+def _report(report: dict, as_json: bool, out_file: Path | None) -> None:
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(report, indent=1))
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
 
 
 def _cards(names: list[str], card_files: list[Path], card_dirs: list[Path]) -> list[ModelCard]:
@@ -117,9 +128,8 @@ def images(
         str | None,
         typer.Option("--part", help="K/N: only images whose index modulo N is K (dev/test halves)"),
     ] = None,
-    as_json: Annotated[
-        Path | None, typer.Option("--json", help="also write the report here")
-    ] = None,
+    as_json: AsJson = False,
+    out_file: Out = None,
 ) -> None:
     """Per-label AP50, P/R/F1 at the card's threshold and at the F1-best one, and ms/image.
 
@@ -130,34 +140,34 @@ def images(
     from vigil.evaluate.images import evaluate_images, set_name
     from vigil.pipeline import load_detectors
 
-    try:
-        class_map = parse_class_map(map_ or [])
-        if map_file:
-            class_map = {**load_class_map(map_file), **class_map}
-        if not class_map:
-            raise DatasetError("give a class map: --map SetClass=label or --map-file FILE")
-        labelled = load_set(folder, split)
-        if part:
-            labelled = labelled.part(part)
-        cards = _cards(model or [], card or [], cards_dir or [])
-        with err.status("loading models"):
-            paths = _paths(load_detectors(cards), path, imgsz, person_model, crop_imgsz, tiles)
-        operating = _thresholds(threshold or [])
-        for p in paths:
-            p.operating = operating
-        with err.status(f"evaluating {len(labelled)} images") as status:
-            report = evaluate_images(
-                labelled,
-                class_map,
-                paths,
-                limit,
-                on_image=lambda n: status.update(f"evaluating: image {n}/{len(labelled)}"),
-            )
-    except (CardError, DatasetError) as exc:
-        raise _fail(str(exc)) from None
+    class_map = parse_class_map(map_ or [])
+    if map_file:
+        class_map = {**load_class_map(map_file), **class_map}
+    if not class_map:
+        raise DatasetError("give a class map: --map SetClass=label or --map-file FILE")
+    labelled = load_set(folder, split)
+    if part:
+        labelled = labelled.part(part)
+    cards = _cards(model or [], card or [], cards_dir or [])
+    with err.status("loading models"):
+        paths = _paths(load_detectors(cards), path, imgsz, person_model, crop_imgsz, tiles)
+    operating = _thresholds(threshold or [])
+    for p in paths:
+        p.operating = operating
+    with err.status(f"evaluating {len(labelled)} images") as status:
+        report = evaluate_images(
+            labelled,
+            class_map,
+            paths,
+            limit,
+            on_image=lambda n: status.update(f"evaluating: image {n}/{len(labelled)}"),
+        )
     report.set = (
         f"{set_name(folder)}" + (f"/{split}" if split else "") + (f" part {part}" if part else "")
     )
+    _report(report.as_dict(), as_json, out_file)
+    if as_json:
+        return
     table = Table(title=f"{report.set}: {report.n_images} images")
     for column in (
         "label",
@@ -201,9 +211,6 @@ def images(
         out.print("per person (helmet status of labelled people): " + ", ".join(
             f"{k} {v}" for k, v in report.persons.items()
         ))  # fmt: skip
-    if as_json:
-        as_json.parent.mkdir(parents=True, exist_ok=True)
-        as_json.write_text(json.dumps(report.as_dict(), indent=1))
 
 
 def _opt(x: float | None, fmt: str = "{:.2f}") -> str:
@@ -232,41 +239,33 @@ def videos(
     tolerance: Annotated[
         float, typer.Option("--tolerance", help="seconds of slack when matching events")
     ] = 1.0,
-    as_json: Annotated[
-        Path | None, typer.Option("--json", help="also write the report here")
-    ] = None,
+    as_json: AsJson = False,
+    out_file: Out = None,
 ) -> None:
     """Event precision/recall per rule against ground truth, and false alarms per hour.
 
     Example: vigil eval videos --gt datasets/ground_truth --videos ../shared/data/videos
     """
-    from vigil.config import ConfigError, load_config
-    from vigil.evaluate.groundtruth import GroundTruthError, load_ground_truth_dir
+    from vigil.config import load_detect_site
+    from vigil.evaluate.groundtruth import load_ground_truth_dir
     from vigil.evaluate.videos import evaluate_videos
-    from vigil.streams.file import SourceError
 
-    try:
-        settings = load_config(config)
-        overrides = {}
-        for item in threshold or []:
-            label, _, value = item.partition("=")
-            try:
-                overrides[label.strip()] = float(value)
-            except ValueError:
-                raise ConfigError(f"--threshold {item!r}: expected label=number") from None
-        truths = load_ground_truth_dir(ground_truth)
-        with err.status("evaluating") as status:
-            report = evaluate_videos(
-                truths,
-                videos_dir,
-                settings,
-                cache_dir=cache,
-                thresholds=overrides,
-                tolerance=tolerance,
-                on_video=lambda what: status.update(f"detecting: {what}"),
-            )
-    except (CardError, ConfigError, GroundTruthError, SourceError) as exc:
-        raise _fail(str(exc)) from None
+    site = load_detect_site(config)
+    overrides = _thresholds(threshold or [])
+    truths = load_ground_truth_dir(ground_truth)
+    with err.status("evaluating") as status:
+        report = evaluate_videos(
+            truths,
+            videos_dir,
+            site,
+            cache_dir=cache,
+            thresholds=overrides,
+            tolerance=tolerance,
+            on_video=lambda what: status.update(f"detecting: {what}"),
+        )
+    _report(report.as_dict(), as_json, out_file)
+    if as_json:
+        return
     table = Table(title=f"Events on {len(truths)} videos ({report.frames} analysed frames)")
     for column in (
         "rule",
@@ -307,6 +306,3 @@ def videos(
             "CPU ms per frame (process time): "
             + ", ".join(f"{k} {v}" for k, v in report.ms_per_frame.items())
         )
-    if as_json:
-        as_json.parent.mkdir(parents=True, exist_ok=True)
-        as_json.write_text(json.dumps(report.as_dict(), indent=1))

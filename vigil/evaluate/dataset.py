@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from vigil import VigilError
 from vigil.detector.labels import CANONICAL_LABELS, IGNORE
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-class DatasetError(ValueError):
+class DatasetError(VigilError, ValueError):
     """A set or class map that cannot be used: one line, for the user."""
 
 

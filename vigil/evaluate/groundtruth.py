@@ -21,8 +21,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vigil import VigilError
 
-class GroundTruthError(ValueError):
+
+class GroundTruthError(VigilError, ValueError):
     """A ground-truth file that cannot be used: one line, for the user."""
 
 

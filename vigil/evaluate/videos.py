@@ -11,7 +11,7 @@ Two stages, so rule parameters and thresholds can be calibrated without re-runni
 Example:
     >>> truths = load_ground_truth_dir(Path("datasets/ground_truth"))  # doctest: +SKIP
     >>> videos = Path("../shared/data/videos")
-    >>> report = evaluate_videos(truths, videos, VigilConfig())  # doctest: +SKIP
+    >>> report = evaluate_videos(truths, videos, detect_site())  # doctest: +SKIP
     >>> report.scores["fall"].recall  # doctest: +SKIP
     1.0
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
-from vigil.config import ConfigError, VigilConfig
+from vigil.config import ConfigError, SiteConfig
 from vigil.detector.cards import ModelCard
 from vigil.detector.detector import Detector, empty_detections
 from vigil.evaluate.groundtruth import GroundTruth, Predicted, RuleScore, score
@@ -227,19 +227,21 @@ def _pred(p: Predicted) -> dict:
 def evaluate_videos(
     truths: list[GroundTruth],
     videos_dir: Path,
-    config: VigilConfig,
+    config: SiteConfig,
     cache_dir: Path | None = None,
     thresholds: dict[str, float] | None = None,
     tolerance: float = 1.0,
     on_video: Callable[[str], None] | None = None,
     frames_cache: dict[tuple[str, str], list[FrameBoxes]] | None = None,
 ) -> VideosReport:
-    """Score the pipeline's events on every ground-truth clip (see module docstring)."""
+    """Score the pipeline's events on every ground-truth clip (see module docstring), each
+    analysed as the one camera of ``config`` (:func:`vigil.config.detect_site`)."""
     import time
 
     all_cards = config.models.cards()
     provided = frozenset().union(*(c.labels for c in all_cards.values()))
-    base = config.rules
+    base = config.camera.rules
+    fps = config.camera.fps
     predictions: dict[str, list[Predicted]] = {}
     skipped: dict[str, str] = {}
     seconds: dict[str, float] = {}
@@ -269,10 +271,10 @@ def evaluate_videos(
             if on_video:
                 on_video(f"{gt.video}: {card.name}")
             (detector,) = load_detectors([card])
-            cache = _cache_file(video, card, config.fps, card.imgsz, cache_dir)
+            cache = _cache_file(video, card, fps, card.imgsz, cache_dir)
             hit = cache is not None and cache.is_file()
             began = time.process_time()
-            frames[card.name] = detect_frames(video, detector, config.fps, cache_dir)
+            frames[card.name] = detect_frames(video, detector, fps, cache_dir)
             if not hit:  # CPU cost only when the model ran (decoding included)
                 seconds[card.name] = seconds.get(card.name, 0.0) + time.process_time() - began
                 n_frames[card.name] = n_frames.get(card.name, 0) + len(frames[card.name])
@@ -283,12 +285,12 @@ def evaluate_videos(
         if _needs_pixels(rules):
             key = (gt.video, "_images")
             if frames_cache is None or key not in frames_cache:
-                images = sampled_images(video, config.fps)
+                images = sampled_images(video, fps)
                 if frames_cache is not None:
                     frames_cache[key] = images  # type: ignore[assignment]
             else:
                 images = frames_cache[key]  # type: ignore[assignment]
-        predictions[gt.video] = replay(frames, cards, rules, config.fps, thresholds, images)
+        predictions[gt.video] = replay(frames, cards, rules, fps, thresholds, images)
     scores = score(truths, predictions, tolerance, rules=scored)
     report = VideosReport(
         scores, predictions, {k: v for k, v in skipped.items() if k not in scored}

@@ -1,7 +1,7 @@
 """The transactional outbox: one row per event change, for alerts and the SSE stream.
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0002_store
 Create Date: written by hand to match vigil.events.store.models
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0002_store"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
