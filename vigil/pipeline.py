@@ -17,12 +17,12 @@ import numpy as np
 import supervision as sv
 
 from vigil.config import ConfigError
-from vigil.detector.cards import ModelCard
+from vigil.detector.cards import ModelCard, weights_version
 from vigil.detector.detector import Detector, empty_detections, load_detector
 from vigil.detector.tracking import ModelTracker
 from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
-from vigil.events.violation import LifecycleEvent
+from vigil.events.violation import LifecycleEvent, ModelRef, Phase
 from vigil.events.zones import warn_zones_off_frame
 from vigil.streams.frame import Frame
 
@@ -84,6 +84,24 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
     return sources
 
 
+def model_refs(
+    rules: Iterable[Rule], cards: Iterable[ModelCard], sources: Mapping[str, str]
+) -> dict[tuple[str, str], ModelRef]:
+    """For each (rule, label) the card serving the label: its name, weights version, and the
+    confidence a box needed (the card's threshold, or the rule's ``confidence`` if higher)."""
+    by_name = {card.name: card for card in cards}
+    refs: dict[tuple[str, str], ModelRef] = {}
+    for rule in rules:
+        for label, name in sources.items():
+            card = by_name.get(name)
+            if card is None or label not in rule.needs:
+                continue
+            threshold = max(card.threshold(label), rule.params.confidence or 0.0)
+            thresholds = {lb: card.threshold(lb) for lb in sorted(card.labels)}
+            refs[rule.name, label] = ModelRef(name, weights_version(card), threshold, thresholds)
+    return refs
+
+
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
     """Each card's model, loaded once per process (see :func:`load_detector`)."""
     return [load_detector(card) for card in cards]
@@ -129,6 +147,7 @@ class CameraPipeline:
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
         }
+        self._model_refs = model_refs(rules, [d.card for d in detectors], sources)
         self._frame_checked = False
 
     def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
@@ -157,6 +176,9 @@ class CameraPipeline:
             observations = rule.observe(detections, frame)
             lifecycle = self._lifecycles[rule.name]
             events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
+        for e in events:  # the card behind each new event, for its record
+            if e.phase is Phase.OPENED:
+                e.violation.model = self._model_refs.get((e.violation.rule, e.violation.label))
         return Analysis(frame, detections, events)
 
     def finish(self, pts: float, wall: float) -> list[LifecycleEvent]:

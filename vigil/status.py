@@ -1,7 +1,7 @@
 """`vigil status`: each camera's health as the worker running it last stored it.
 
-A row not refreshed for ``STALE_AFTER_S`` seconds belongs to a worker that is not running (or
-cannot reach the database): its state is shown as it was, marked stale.
+A row not refreshed for ``STALE_AFTER_S`` (streams.health) seconds belongs to a worker that is not
+running (or cannot reach the database): its state is shown as it was, marked stale.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from sqlalchemy.exc import DBAPIError
 
 from vigil.config import ConfigError
 from vigil.events.store.store import EventStore
-from vigil.streams.health import CameraState, HealthSnapshot
+from vigil.streams.health import CameraState, HealthSnapshot, is_stale
 from vigil.streams.sources import redact
 
-STALE_AFTER_S = 10.0
 _COLOURS = {
     CameraState.LIVE: "green",
     CameraState.CONNECTING: "yellow",
@@ -59,10 +58,6 @@ def _ago(epoch: float | None, now: float, style: str = "ago") -> str:
     else:
         text = f"{seconds / 3600:.1f} h"
     return text if style == "for" else f"{text} ago"
-
-
-def is_stale(h: HealthSnapshot, now: float) -> bool:
-    return h.state is not CameraState.STOPPED and now - h.updated_at > STALE_AFTER_S
 
 
 def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:

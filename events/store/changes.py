@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from vigil.events.evidence import Evidence
-from vigil.events.violation import TimelinePoint, Violation
+from vigil.events.violation import ModelRef, TimelinePoint, Violation
 
 from .records import LifecycleState
 
@@ -181,6 +181,7 @@ def _violation_json(v: Violation) -> dict[str, Any]:
     out = {f.name: getattr(v, f.name) for f in dataclasses.fields(v) if f.name not in _SKIPPED}
     out["bbox"] = [float(x) for x in v.bbox]
     out["timeline"] = [[p.pts, p.confidence, [float(x) for x in p.bbox]] for p in v.timeline]
+    out["model"] = None if v.model is None else dataclasses.asdict(v.model)
     return out
 
 
@@ -191,4 +192,6 @@ def _violation_of(data: dict[str, Any]) -> Violation:
         TimelinePoint(pts, confidence, tuple(float(x) for x in bbox))
         for pts, confidence, bbox in fields.get("timeline", [])
     ]
+    if fields.get("model") is not None:
+        fields["model"] = ModelRef(**fields["model"])
     return Violation(**fields)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Double,
     ForeignKey,
@@ -81,6 +82,11 @@ class EventRow(Base):
     updated_at: Mapped[float]
     # What evidence is missing or partial, and why (e.g. a clip salvaged after a crash).
     evidence_note: Mapped[str | None] = mapped_column(Text)
+    # The model card behind the label when the event opened (None for older events).
+    model_card: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    model_threshold: Mapped[float | None]
+    model_thresholds: Mapped[dict | None] = mapped_column(JSON())
 
     __table_args__ = (
         CheckConstraint(_in("state", LifecycleState), name="state"),
@@ -88,6 +94,7 @@ class EventRow(Base):
         Index(None, "camera", "start_wall"),
         Index(None, "rule"),
         Index(None, "status"),
+        Index(None, "start_wall", "id"),  # the API's newest-first keyset pages
     )
 
 
@@ -285,3 +292,46 @@ class PushSubscriptionRow(Base):
     created_at: Mapped[float]
 
     __table_args__ = (Index(None, "endpoint", unique=True), Index(None, "user_name"))
+
+
+class UserRow(Base):
+    """A person (or integration) who may use the API. ``cameras`` None: every camera."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(16))
+    group_name: Mapped[str | None] = mapped_column(String(64))
+    cameras: Mapped[list[str] | None] = mapped_column(JSON())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('admin', 'operator', 'rectifier', 'verifier', 'viewer')", name="role"
+        ),
+    )
+
+
+class ApiTokenRow(Base):
+    """A bearer token for integrations: only the sha256 of its secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))  # the secret's first characters, to tell apart
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float]
+    expires_at: Mapped[float | None]
+    revoked_at: Mapped[float | None]
+    last_used_at: Mapped[float | None]
+
+    __table_args__ = (Index(None, "user_id"),)
+
+
+from . import recording_models  # noqa: E402,F401  (continuous recording's tables, same metadata)

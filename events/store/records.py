@@ -49,6 +49,10 @@ class EventRecord:
     created_at: float
     updated_at: float
     evidence_note: str | None = None  # what evidence is missing or partial, and why
+    model_card: str | None = None  # the card behind the label, when the event opened
+    model_version: str | None = None  # its weights' digest
+    model_threshold: float | None = None  # confidence a box of the label needed
+    model_thresholds: dict[str, float] | None = None  # the card's per-label thresholds
 
     def as_violation(self) -> Violation:
         """The violation as the store knows it (no peak image, no timeline), for writers that

@@ -375,6 +375,10 @@ class EventWriter:
                 source=source,
                 created_at=now,
                 updated_at=now,
+                model_card=None if v.model is None else v.model.name,
+                model_version=None if v.model is None else v.model.version,
+                model_threshold=None if v.model is None else v.model.threshold,
+                model_thresholds=None if v.model is None else dict(v.model.thresholds),
             )
         )
         self._session.flush()  # a duplicate id fails here, at the call that caused it
@@ -561,4 +565,14 @@ def _record(row: EventRow) -> EventRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         evidence_note=row.evidence_note,
+        model_card=row.model_card,
+        model_version=row.model_version,
+        model_threshold=row.model_threshold,
+        model_thresholds=row.model_thresholds,
     )
+
+
+def event_record(row: EventRow) -> EventRecord:
+    """The caller-facing record of an event row, for read models that query the table
+    themselves (the API's filtered pages)."""
+    return _record(row)

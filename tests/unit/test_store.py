@@ -37,6 +37,8 @@ TABLES = {
     "alert_routed",
     "deliveries",
     "push_subscriptions",
+    "users",
+    "api_tokens",
     "alembic_version",
 }
 

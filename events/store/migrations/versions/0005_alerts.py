@@ -1,7 +1,7 @@
 """Alerts: the dispatcher's lease, cursor and routed marks, the delivery log, push subscriptions.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: written by hand to match vigil.events.store.models
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

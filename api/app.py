@@ -1,0 +1,163 @@
+"""The FastAPI app over an event store and its data dir.
+
+Example::
+
+    store = EventStore.for_data_dir(Path("vigil-data"))
+    app = create_app(store, Path("vigil-data"), ApiConfig(port=8080))
+    uvicorn.run(app, host="127.0.0.1", port=8080)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from vigil.events.store import EventStore
+
+from .accounts import AccountError, Accounts
+from .config import ApiConfig, session_secret
+from .deps import Principal, Services, authenticated
+from .metrics import Metrics
+from .outbox import OutboxHub
+from .queries import BadCursor, EventQueries
+from .routers import auth, cameras, events, recordings, stats, stream, system, tokens, users
+from .security import SessionSigner
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _version() -> str:
+    try:
+        return version("vigil")
+    except PackageNotFoundError:  # running from a source tree
+        return "0"
+
+
+def create_app(store: EventStore, data_dir: Path, config: ApiConfig | None = None) -> FastAPI:
+    """The API over ``store``, serving media from ``data_dir/media``.
+
+    Raises :class:`~vigil.api.config.SecretError` when the session secret is configured but
+    unusable (one line, without the secret).
+    """
+    config = config or ApiConfig()
+    svc = Services(
+        config=config,
+        store=store,
+        accounts=Accounts(store.engine),
+        queries=EventQueries(store.engine),
+        sessions=SessionSigner(session_secret(config, Path(data_dir)), config.session_hours),
+        hub=OutboxHub(store, poll_s=config.sse_poll_seconds),
+        metrics=Metrics(store),
+        media_root=Path(data_dir) / "media",
+        login_limit=parse(config.login_rate),
+        login_limiter=MovingWindowRateLimiter(MemoryStorage()),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await svc.hub.close()
+
+    app = FastAPI(
+        title="Vigil",
+        version=_version(),
+        description="Safety violations from plant cameras: events with evidence, live "
+        "changes, cameras, users. Sign in with POST /api/v1/auth/login (cookie; writes need "
+        "the X-CSRF-Token header) or send 'Authorization: Bearer <token>'.",
+        openapi_url=None,  # served below, behind auth like every other route
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        max_body_size=config.max_body_bytes,
+        generate_unique_id_function=lambda route: route.name,  # operation ids: function names
+    )
+    app.state.services = svc
+    _add_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, events, cameras, stats, users, tokens, stream, recordings):
+        api.include_router(module.router)
+
+    @api.get("/openapi.json", include_in_schema=False)
+    def openapi(principal: Annotated[Principal, Depends(authenticated)]) -> dict[str, Any]:
+        del principal
+        return app.openapi()
+
+    app.include_router(api)
+    app.include_router(system.router)
+    app.openapi = lambda: _described(app)  # type: ignore[method-assign]
+    return app
+
+
+# FastAPI's own 422 body, described like every other schema.
+_VALIDATION_FIELDS = {
+    "HTTPValidationError": {"detail": "each problem with the request"},
+    "ValidationError": {
+        "loc": "where: body, query, path or header, then the field",
+        "msg": "what is wrong with it",
+        "type": "the kind of problem",
+        "input": "the value given",
+        "ctx": "details of the rule it broke",
+    },
+}
+
+
+def _described(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        for name, fields in _VALIDATION_FIELDS.items():
+            properties = schema.get("components", {}).get("schemas", {}).get(name, {})
+            for field, description in fields.items():
+                if field in properties.get("properties", {}):
+                    properties["properties"][field].setdefault("description", description)
+    return app.openapi_schema or schema
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON ``{"detail": ...}`` with a 4xx where the caller can fix it."""
+
+    @app.exception_handler(AccountError)
+    async def account_error(_r: Request, exc: AccountError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(_r: Request, exc: BadCursor) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_r: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("conflict: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return JSONResponse(
+            {"detail": "this conflicts with what is stored (a duplicate?)"},
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(DataError)
+    async def unstorable(_r: Request, exc: DataError) -> JSONResponse:
+        log.info("value refused by the database: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            {"detail": "a value in the request is not one the database can hold"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_r: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", str(exc.orig or exc).splitlines()[0])
+        return JSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
