@@ -119,6 +119,21 @@ class ModelCard(BaseModel):
     def threshold(self, label: str) -> float:
         return self.thresholds.get(label, self.default_threshold)
 
+    def fingerprint(self) -> str:
+        """What identifies the model this card loads: its contents (thresholds, class map, ...)
+        and its weight file (path, size, modification time). Cards that differ in any of
+        them, even under one name, have different fingerprints.
+
+        >>> card = load_cards()["fall"]
+        >>> strict = card.model_copy(update={"thresholds": {"person": 0.9}})
+        >>> card.fingerprint() == strict.fingerprint(), card.fingerprint() == card.fingerprint()
+        (False, True)
+        """
+        weights = self.resolve_weights()
+        stat = weights.stat()
+        stamp = f"{self.model_dump_json()}|{weights}|{stat.st_size}|{stat.st_mtime_ns}"
+        return hashlib.sha1(stamp.encode()).hexdigest()[:16]
+
     def resolve_weights(self) -> Path:
         """The weight file on disk, or a CardError naming what to install."""
         w = self.weights

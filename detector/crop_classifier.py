@@ -13,9 +13,16 @@ dict: {"backbone_card", "layers", "imgsz", "mean", "std", "weight", "bias", "cla
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+import supervision as sv
 import torch
+
+if TYPE_CHECKING:
+    from vigil.detector.cards import ModelCard
+    from vigil.detector.detector import YoloDetector
 
 
 class LinearHead(torch.nn.Module):
@@ -74,13 +81,20 @@ class CropClassifierDetector:
     the card's threshold: the top ``UPPER_BODY`` of the person box, labelled with the card's
     positive class (e.g. ``harness``), confidence = the classifier's score.
 
-    Duck-types :class:`~vigil.detector.detector.Detector` (``name``, ``card``, ``__call__``,
-    ``batch``). The weight file is a dict written by ``datasets/recipes/harness_probe.py``.
+    A :class:`~vigil.detector.detector.Detector`. The weight file is a dict written by
+    ``datasets/recipes/harness_probe.py``.
     """
 
     UPPER_BODY = 0.6
 
-    def __init__(self, card, people, features: BackboneFeatures, head: LinearHead, label: str):
+    def __init__(
+        self,
+        card: ModelCard,
+        people: YoloDetector,
+        features: BackboneFeatures,
+        head: LinearHead,
+        label: str,
+    ) -> None:
         self.card = card
         self.people = people
         self.features = features
@@ -88,15 +102,17 @@ class CropClassifierDetector:
         self.label = label
 
     @classmethod
-    def load(cls, card) -> CropClassifierDetector:
+    def load(cls, card: ModelCard) -> CropClassifierDetector:
         from vigil.detector.cards import CardError, load_cards
-        from vigil.detector.detector import Detector
+        from vigil.detector.detector import YoloDetector, load_detector
 
         folders = [card.card_path.parent] if card.card_path else []
         cards = load_cards(folders)
         if card.people not in cards:
             raise CardError(f"model {card.name!r}: people card {card.people!r} not found")
-        people = Detector.load(cards[card.people])
+        people = load_detector(cards[card.people])
+        if not isinstance(people, YoloDetector):
+            raise CardError(f"model {card.name!r}: people card {card.people!r} is not a YOLO model")
         path = card.resolve_weights()
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -113,12 +129,10 @@ class CropClassifierDetector:
     def name(self) -> str:
         return self.card.name
 
-    def __call__(self, image: np.ndarray):
+    def __call__(self, image: np.ndarray) -> sv.Detections:
         return self.batch([image])[0]
 
-    def batch(self, images: list[np.ndarray]) -> list:
-        import supervision as sv
-
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         from vigil.detector.detector import empty_detections
         from vigil.detector.labels import PERSON
 

@@ -1,6 +1,13 @@
-"""A loaded model behind its card: images in, ``sv.Detections`` with canonical labels out."""
+"""A loaded model behind its card: images in, ``sv.Detections`` with canonical labels out.
+
+:class:`Detector` is what the pipeline needs of a model; :func:`load_detector` gives the one a
+card's ``runtime`` names (:class:`YoloDetector`, or a crop classifier). Anything with the same
+members stands in for one (the eval replay, test doubles).
+"""
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import supervision as sv
@@ -31,7 +38,62 @@ def with_labels(detections: sv.Detections, labels: dict[int, str]) -> sv.Detecti
     return kept
 
 
-class Detector:
+@runtime_checkable
+class Detector(Protocol):
+    """A model behind its card: BGR images in, Detections with ``data["label"]`` (canonical)
+    and ``data["model"]`` (the card's name) out, the card's per-label thresholds applied."""
+
+    card: ModelCard
+
+    @property
+    def name(self) -> str:
+        """The card's name."""
+        ...
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        """One image's detections."""
+        ...
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        """Several images' detections, in order."""
+        ...
+
+
+_loaded: dict[str, Detector] = {}
+
+
+def load_detector(card: ModelCard) -> Detector:
+    """The model of ``card``, loaded once per process however many cameras use it (a CardError
+    names what is missing or broken).
+
+    Loaded models are kept by the card's contents and weight file (``card.fingerprint()``), not
+    its name: a variant card with other thresholds gets its own detector.
+
+    >>> from vigil.detector.cards import load_cards
+    >>> fall = load_cards()["fall"]
+    >>> load_detector(fall) is load_detector(fall.model_copy())
+    True
+    >>> strict = fall.model_copy(update={"thresholds": {"person": 0.9}})
+    >>> load_detector(strict).card.threshold("person"), load_detector(fall).card.threshold("person")
+    (0.9, 0.35)
+    """
+    key = card.fingerprint()
+    if key not in _loaded:
+        _loaded[key] = _load(card)
+    return _loaded[key]
+
+
+def _load(card: ModelCard) -> Detector:
+    if card.runtime == "crop_classifier":
+        from vigil.detector.crop_classifier import CropClassifierDetector
+
+        return CropClassifierDetector.load(card)
+    from vigil.detector.compat import load_yolo
+
+    return YoloDetector(card, load_yolo(card))
+
+
+class YoloDetector:
     """Runs one model card on BGR images.
 
     Each box gets ``data["label"]`` (canonical label from the card's class map) and
@@ -40,9 +102,12 @@ class Detector:
 
     Example:
         >>> from vigil.detector.cards import load_cards
-        >>> detector = Detector.load(load_cards()["fall"])  # doctest: +SKIP
-        >>> detector(image).data["label"]  # doctest: +SKIP
-        array(['person', 'person'], dtype=object)
+        >>> import cv2
+        >>> from ultralytics.utils import ASSETS
+        >>> from vigil.detector.cards import load_cards
+        >>> detector = load_detector(load_cards()["fall"])
+        >>> detector(cv2.imread(str(ASSETS / "bus.jpg"))).data["label"].tolist()
+        ['person', 'person', 'person', 'person']
     """
 
     def __init__(self, card: ModelCard, model) -> None:
@@ -51,16 +116,6 @@ class Detector:
         self._labels = class_labels(card, model.names)
         thresholds = [card.threshold(label) for label in card.labels]
         self._floor = min(thresholds or [card.default_threshold])
-
-    @classmethod
-    def load(cls, card: ModelCard) -> Detector:
-        if card.runtime == "crop_classifier":
-            from vigil.detector.crop_classifier import CropClassifierDetector
-
-            return CropClassifierDetector.load(card)  # type: ignore[return-value]
-        from vigil.detector.compat import load_yolo
-
-        return cls(card, load_yolo(card))
 
     @property
     def name(self) -> str:

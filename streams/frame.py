@@ -1,5 +1,7 @@
 """The decoded image that flows from a source through the pipeline."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,3 +35,13 @@ class Frame:
     def shape(self) -> tuple[int, int]:
         """(height, width) of the image."""
         return self.image.shape[0], self.image.shape[1]
+
+    @classmethod
+    def blank(cls, shape: tuple[int, int], wall: float = 0.0, pts: float = 0.0) -> Frame:
+        """A black frame of (height, width), for examples and tests.
+
+        >>> Frame.blank((48, 64), wall=5.0).shape
+        (48, 64)
+        """
+        image = np.zeros((*shape, 3), np.uint8)
+        return cls(image, pts=pts, wall=wall, camera="blank", index=0)

@@ -18,8 +18,7 @@ import supervision as sv
 
 from vigil.config import ConfigError
 from vigil.detector.cards import ModelCard, weights_version
-from vigil.detector.detector import Detector, empty_detections
-from vigil.detector.motion import RegionMotion
+from vigil.detector.detector import Detector, empty_detections, load_detector
 from vigil.detector.tracking import ModelTracker
 from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
@@ -34,9 +33,8 @@ __all__ = [
     "cards_for_rules",
     "label_sources",
     "load_detectors",
+    "merge_detections",
 ]
-
-_loaded: dict[tuple[str, str], Detector] = {}
 
 
 def cards_for_rules(rules: Iterable[Rule], cards: dict[str, ModelCard]) -> list[ModelCard]:
@@ -105,14 +103,8 @@ def model_refs(
 
 
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
-    """Load each card's model once per process, however many pipelines use it."""
-    detectors = []
-    for card in cards:
-        key = (card.name, str(card.resolve_weights()))
-        if key not in _loaded:
-            _loaded[key] = Detector.load(card)
-        detectors.append(_loaded[key])
-    return detectors
+    """Each card's model, loaded once per process (see :func:`load_detector`)."""
+    return [load_detector(card) for card in cards]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +147,6 @@ class CameraPipeline:
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
         }
-        self._motion = RegionMotion()
         self._model_refs = model_refs(rules, [d.card for d in detectors], sources)
         self._frame_checked = False
 
@@ -171,19 +162,18 @@ class CameraPipeline:
             if self._foreign[d.name] and len(found):
                 found = found[~np.isin(found.data["label"], self._foreign[d.name])]
             per_model.append(self._trackers[d.name].update(found, frame.pts))
-        per_model = [d for d in per_model if len(d)]
-        return sv.Detections.merge(per_model) if per_model else _empty_tracked()
+        return merge_detections([d for d in per_model if len(d)])
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
+        """Detect, track, then each rule on the frame and its lifecycle."""
         if not self._frame_checked:  # the frame size is known from the first frame on
             zones = [zone for rule in self.rules for zone in rule.params.zones or ()]
             warn_zones_off_frame(self.camera, zones, frame.shape)
             self._frame_checked = True
-        # Motion inside smoke/fire boxes since the last analysed frame (flicker filter).
-        detections = self._motion.annotate(self.detect(frame, raw), frame.image)
+        detections = self.detect(frame, raw)
         events: list[LifecycleEvent] = []
         for rule in self.rules:
-            observations = rule.observe(detections, frame.shape, frame.wall)
+            observations = rule.observe(detections, frame)
             lifecycle = self._lifecycles[rule.name]
             events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
         for e in events:  # the card behind each new event, for its record
@@ -197,6 +187,27 @@ class CameraPipeline:
         for lifecycle in self._lifecycles.values():
             events += lifecycle.finish(pts, wall)
         return events
+
+
+def merge_detections(parts: list[sv.Detections]) -> sv.Detections:
+    """Several models' detections as one, with the ``data`` fields they all carry (``label``,
+    ``model``): supervision merges only detections whose data have the same keys, and a YOLO
+    model's carry ``class_name`` where a crop classifier's do not.
+
+    >>> yolo = sv.Detections(xyxy=np.zeros((1, 4)), data={"label": np.array(["person"]),
+    ...     "model": np.array(["fall"]), "class_name": np.array(["Normal"])})
+    >>> probe = sv.Detections(xyxy=np.zeros((1, 4)), data={"label": np.array(["harness"]),
+    ...     "model": np.array(["probe"])})
+    >>> merged = merge_detections([yolo, probe])
+    >>> merged.data["label"].tolist(), sorted(merged.data)
+    (['person', 'harness'], ['label', 'model'])
+    """
+    if not parts:
+        return _empty_tracked()
+    shared = set.intersection(*(set(part.data) for part in parts))
+    for part in parts:
+        part.data = {key: value for key, value in part.data.items() if key in shared}
+    return sv.Detections.merge(parts)
 
 
 def _empty_tracked() -> sv.Detections:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from vigil.detector.cards import load_cards
-from vigil.detector.detector import Detector
+from vigil.detector.detector import load_detector
 from vigil.detector.labels import PERSON_FALLEN
 from vigil.evaluate.dataset import load_class_map, load_set
 from vigil.evaluate.images import FullFrame
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     card = load_cards()[args.card]
-    path = FullFrame(Detector.load(card))
+    path = FullFrame(load_detector(card))
     threshold = card.threshold(PERSON_FALLEN)
     labelled = load_set(args.root, args.split)
     if args.part:

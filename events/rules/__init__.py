@@ -1,17 +1,18 @@
 """Rules: per-frame Detections of one camera in, per-subject observations out.
 
+One rule, one file: ``fall.py`` holds ``FallParams`` and ``FallRule``. A :class:`Rule` subclass
+with a ``name`` registers itself in :data:`RULES` and becomes a field of :class:`RulesConfig`.
+
 >>> rules = build_rules(RulesConfig.defaults())
 >>> [r.name for r in rules]
-['no_helmet', 'fall', 'smoke', 'fire']
+['fall', 'fire', 'no_helmet', 'smoke']
 >>> sorted(set().union(*(r.needs for r in rules)))
 ['fire', 'head_bare', 'head_helmet', 'person_fallen', 'smoke']
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from vigil.events.rules.base import Rule
+from vigil.events.rules.base import RULES, Rule, RuleParams, Severity
 from vigil.events.rules.fall import FallRule
 from vigil.events.rules.fire import FireRule
 from vigil.events.rules.no_harness import NoHarnessRule
@@ -21,12 +22,13 @@ from vigil.events.rules.params import (
     FireParams,
     NoHarnessParams,
     NoHelmetParams,
+    RegionParams,
     RestrictedZoneParams,
-    RuleParams,
     RulesConfig,
     SmokeParams,
     Zone,
 )
+from vigil.events.rules.region import RegionRule
 from vigil.events.rules.restricted_zone import RestrictedZoneRule
 from vigil.events.rules.smoke import SmokeRule
 
@@ -40,28 +42,21 @@ __all__ = [
     "NoHarnessRule",
     "NoHelmetParams",
     "NoHelmetRule",
+    "RegionParams",
+    "RegionRule",
     "RestrictedZoneParams",
     "RestrictedZoneRule",
     "Rule",
     "RuleParams",
     "RulesConfig",
+    "Severity",
     "SmokeParams",
     "SmokeRule",
     "Zone",
     "build_rules",
 ]
 
-# Rule name (a RulesConfig field) -> the class that implements it.
-RULES: dict[str, Callable[..., Rule]] = {
-    "no_helmet": NoHelmetRule,
-    "no_harness": NoHarnessRule,
-    "restricted_zone": RestrictedZoneRule,
-    "fall": FallRule,
-    "smoke": SmokeRule,
-    "fire": FireRule,
-}
-
 
 def build_rules(config: RulesConfig) -> list[Rule]:
-    """One rule object per enabled rule in ``config``, in config field order."""
+    """One rule object per enabled rule in ``config``, in config field (name) order."""
     return [RULES[name](params) for name, params in config.enabled().items()]

@@ -1,51 +1,145 @@
-"""What a rule is, and the small selections every rule makes on a frame's Detections.
+"""What a rule is, its shared parameters, and the small selections every rule makes on a
+frame's Detections.
 
 A rule turns one camera's Detections for one analysed frame into per-subject
 :class:`~vigil.events.violation.Observation` s. Confirmation, opening and ending are not its
 business: :class:`~vigil.events.lifecycle.ViolationTracker` does that with the rule's params.
+Each rule lives in one file with its params (``fall.py``: ``FallParams`` and ``FallRule``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Literal
 
 import numpy as np
 import supervision as sv
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigil.events.rules.params import RuleParams
 from vigil.events.violation import BBox, Observation
+from vigil.events.zones import Zone, ZoneSet
+from vigil.streams.frame import Frame
+
+Severity = Literal["low", "medium", "high", "critical"]
 
 
-@runtime_checkable
-class Rule(Protocol):
-    """A rule on one camera.
+class RuleParams(BaseModel):
+    """What every rule shares: confirmation, ending, cooldown, severity, threshold, zones.
 
-    Attributes:
+    A subject opens a violation when it was observed in at least ``k`` of the last ``n``
+    analysed frames *and* has been observed for at least ``min_duration`` seconds. Times are
+    seconds of video (pts for files, wall time for live sources); boxes and polygons are pixels
+    of the source frame.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="run this rule")
+    k_of_n: tuple[int, int] = Field(
+        (3, 5),
+        description="confirm when the subject is seen in at least k of the last n analysed frames",
+    )
+    min_duration: float = Field(
+        1.0, ge=0, description="seconds the subject must be observed before a violation opens"
+    )
+    end_after: float = Field(
+        3.0, gt=0, description="a violation ends after this many seconds without an observation"
+    )
+    cooldown: float = Field(
+        60.0, ge=0, description="seconds after an end during which the same subject cannot re-open"
+    )
+    severity: Severity = Field("medium", description="low, medium, high or critical")
+    confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="minimum confidence of the triggering boxes; None keeps the model card's "
+        "per-label threshold",
+    )
+    zones: list[Zone] | None = Field(
+        None, description="polygons the rule applies in; None means the whole frame"
+    )
+
+    @field_validator("k_of_n")
+    @classmethod
+    def _k_within_n(cls, value: tuple[int, int]) -> tuple[int, int]:
+        k, n = value
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if k > n:
+            raise ValueError(f"k ({k}) must not exceed n ({n})")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zone_names(cls, zones: list[Zone] | None) -> list[Zone] | None:
+        seen: set[str] = set()
+        for zone in zones or ():
+            if zone.name in seen:
+                raise ValueError(f"zone {zone.name!r} is defined twice")
+            seen.add(zone.name)
+        return zones
+
+    @property
+    def confirmation_duration(self) -> float:
+        """Seconds a subject must be observed before it can open a violation."""
+        return self.min_duration
+
+
+# Rule name -> class, in the order the classes were defined; filled by Rule.__init_subclass__.
+RULES: dict[str, type[Rule]] = {}
+
+
+class Rule:
+    """A rule on one camera. Subclasses that set ``name`` are registered in :data:`RULES`, and
+    so become a field of the config (``RulesConfig``) with their ``Params``.
+
+    Class attributes:
         name: the rule's name in the config (``no_helmet``, ``fall``, ...).
+        Params: its parameters' model.
         needs: the canonical labels it needs; the pipeline runs the models that provide them.
         requires: groups of labels; for each group some model must provide one of its labels,
             else the rule cannot work (no_harness: a person and a harness label).
-        params: its parameters.
+
+    >>> class Wave(Rule):
+    ...     name, Params = "wave_test", RuleParams
+    ...     needs, requires = frozenset({"person"}), (frozenset({"person"}),)
+    >>> RULES.pop("wave_test") is Wave, Wave.runs_by_default()
+    (True, True)
     """
 
-    name: str
-    needs: frozenset[str]
-    requires: tuple[frozenset[str], ...]
-    params: RuleParams
+    name: ClassVar[str]
+    Params: ClassVar[type[RuleParams]]
+    needs: ClassVar[frozenset[str]]
+    requires: ClassVar[tuple[frozenset[str], ...]]
 
-    def observe(
-        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
-    ) -> list[Observation]:
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return  # a base for rules (RegionRule), not a rule
+        known = RULES.setdefault(cls.name, cls)
+        # The same class imported again under another module name keeps the first.
+        if known.__qualname__ != cls.__qualname__:
+            raise TypeError(f"rule {cls.name!r} is defined twice: {known} and {cls}")
+
+    def __init__(self, params: RuleParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self.zones = ZoneSet(self.params.zones)
+
+    @classmethod
+    def runs_by_default(cls) -> bool:
+        """Whether the rule runs when a config names no rules: it needs nothing (no zones)."""
+        return not any(field.is_required() for field in cls.Params.model_fields.values())
+
+    def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
         """This frame's observations, at most one per subject.
 
         Args:
             detections: the frame's detections, already filtered by the model cards'
                 per-label thresholds, with ``data["label"]`` and, where tracked, ``tracker_id``.
-            frame_shape: (height, width) of the frame.
-            wall: the frame's wall time (seconds since the epoch).
+            frame: the analysed frame (its pixels, shape and wall time).
         """
-        ...
+        raise NotImplementedError
 
 
 def labels_of(detections: sv.Detections) -> np.ndarray:

@@ -6,12 +6,21 @@ from collections import deque
 
 import numpy as np
 import supervision as sv
+from pydantic import Field
 
 from vigil.detector.labels import PERSON_FALLEN
-from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select, track_subject
-from vigil.events.rules.params import FallParams
+from vigil.events.rules.base import (
+    Rule,
+    RuleParams,
+    Severity,
+    bbox_of,
+    confidences_of,
+    labels_of,
+    select,
+    track_subject,
+)
 from vigil.events.violation import Observation
-from vigil.events.zones import ZoneSet
+from vigil.streams.frame import Frame
 
 # (wall, centre x, centre y, box diagonal) of one fallen sighting
 _Sighting = tuple[float, float, float, float]
@@ -22,7 +31,33 @@ def width_over_height(xyxy: np.ndarray) -> np.ndarray:
     return (xyxy[:, 2] - xyxy[:, 0]) / np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
 
 
-class FallRule:
+class FallParams(RuleParams):
+    """``fall``: a tracked person is seen fallen (``person_fallen``) long enough; optionally
+    only once the fallen box has stayed still for ``still_after`` seconds."""
+
+    severity: Severity = "critical"
+    still_after: float | None = Field(
+        None,
+        gt=0,
+        description="only observe a fallen person whose box has not moved for this many "
+        "seconds; None observes every fallen box",
+    )
+    still_tolerance: float = Field(
+        0.15,
+        gt=0,
+        description="how far the box centre may move and still count as still, as a fraction "
+        "of the box diagonal",
+    )
+    min_aspect: float = Field(
+        0.0,
+        ge=0,
+        description="only observe a fallen box at least this many times as wide as tall (1.0: "
+        "lying across the view); for side-view cameras, where it removes seated and crouching "
+        "workers; overhead cameras see fallen people end-on, so 0 (off) is the default",
+    )
+
+
+class FallRule(Rule):
     """Observes every tracked ``person_fallen`` box in the zones (default: whole frame).
 
     With ``min_aspect`` set, only boxes at least that many times as wide as tall count (someone
@@ -39,22 +74,22 @@ class FallRule:
     >>> fallen = sv.Detections(xyxy=np.array([[10.0, 100.0, 120.0, 140.0]]),
     ...                        confidence=np.array([0.7]), tracker_id=np.array([4]),
     ...                        data={"label": np.array(["person_fallen"])})
-    >>> [o.subject for o in FallRule().observe(fallen, (480, 640), 0.0)]
+    >>> [o.subject for o in FallRule().observe(fallen, Frame.blank((480, 640)))]
     ['track:4']
     """
 
     name = "fall"
+    Params = FallParams
+    params: FallParams
     needs = frozenset({PERSON_FALLEN})
     requires = (frozenset({PERSON_FALLEN}),)
 
     def __init__(self, params: FallParams | None = None) -> None:
-        self.params = params or FallParams()
-        self.zones = ZoneSet(self.params.zones)
+        super().__init__(params)
         self._history: dict[int, deque[_Sighting]] = {}
 
-    def observe(
-        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
-    ) -> list[Observation]:
+    def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
+        wall = frame.wall
         fallen = select(
             detections, {PERSON_FALLEN}, min_confidence=self.params.confidence, tracked=True
         )

@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import numpy as np
 import supervision as sv
+from pydantic import Field
 
 from vigil.detector.labels import HARNESS, HARNESS_HOOKED, HARNESS_UNHOOKED, PERSON
-from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select, track_subject
-from vigil.events.rules.params import NoHarnessParams
+from vigil.events.rules.base import (
+    Rule,
+    RuleParams,
+    Severity,
+    bbox_of,
+    confidences_of,
+    labels_of,
+    select,
+    track_subject,
+)
 from vigil.events.violation import Observation
-from vigil.events.zones import ZoneSet
+from vigil.events.zones import Zone
+from vigil.streams.frame import Frame
 
 
-class NoHarnessRule:
+class NoHarnessParams(RuleParams):
+    """``no_harness``: a tracked person in a work-at-height zone has no harness on the upper
+    body, or an unhooked one."""
+
+    min_duration: float = Field(
+        2.0, ge=0, description="seconds the subject must be observed before a violation opens"
+    )
+    severity: Severity = "high"
+    zones: list[Zone] = Field(min_length=1, description="work-at-height zones (required)")
+    upper_body: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="top fraction of the person's box that counts as the upper body",
+    )
+    min_overlap: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="fraction of a harness box that must lie on the upper body to belong to it",
+    )
+
+
+class NoHarnessRule(Rule):
     """Observes every tracked ``person`` whose bottom-centre is in a work-at-height zone and
     who either has no harness box on the upper body, or whose most confident harness box
     there is ``harness_unhooked``.
@@ -30,21 +63,17 @@ class NoHarnessRule:
     >>> d = sv.Detections(xyxy=np.array([[100.0, 100.0, 160.0, 300.0]]),
     ...                   confidence=np.array([0.9]), tracker_id=np.array([5]),
     ...                   data={"label": np.array(["person"])})
-    >>> [(o.subject, o.label) for o in NoHarnessRule(params).observe(d, (480, 640), 0.0)]
+    >>> [(o.subject, o.label) for o in NoHarnessRule(params).observe(d, Frame.blank((480, 640)))]
     [('track:5', 'person')]
     """
 
     name = "no_harness"
+    Params = NoHarnessParams
+    params: NoHarnessParams
     needs = frozenset({PERSON, HARNESS, HARNESS_HOOKED, HARNESS_UNHOOKED})
     requires = (frozenset({PERSON}), frozenset({HARNESS, HARNESS_HOOKED, HARNESS_UNHOOKED}))
 
-    def __init__(self, params: NoHarnessParams) -> None:
-        self.params = params
-        self.zones = ZoneSet(params.zones)
-
-    def observe(
-        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
-    ) -> list[Observation]:
+    def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
         override = self.params.confidence
         people = select(detections, {PERSON}, min_confidence=override, tracked=True)
         if len(people) == 0:

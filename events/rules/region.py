@@ -2,41 +2,64 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import supervision as sv
+from pydantic import Field
 
-from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select
-from vigil.events.rules.params import RegionParams
+from vigil.detector.motion import RegionMotion
+from vigil.events.rules.base import Rule, RuleParams, bbox_of, confidences_of, labels_of, select
 from vigil.events.violation import Observation
-from vigil.events.zones import ZoneSet
+from vigil.streams.frame import Frame
 
 
-class RegionRule:
+class RegionParams(RuleParams):
+    """What smoke and fire share: a region's size and motion filters."""
+
+    min_area: float = Field(
+        0.0005, ge=0, le=1, description="smallest box area, as a fraction of the frame area"
+    )
+    max_area: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="largest box area, as a fraction of the frame area (a box over the whole "
+        "frame is haze or a dark scene, not a plume)",
+    )
+    min_motion: float = Field(
+        0.0,
+        ge=0,
+        description="smallest mean grey-level change inside the box since the previous analysed "
+        "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
+        "are dropped; 0 turns the filter off",
+    )
+
+
+class RegionRule(Rule):
     """Observes, per zone, the most confident box of ``label`` whose area is between
-    ``min_area`` and ``max_area`` of the frame, whose motion (``data["motion"]``, see
-    ``vigil.detector.motion``) is not below ``min_motion``, and whose bottom-centre (where
-    smoke or flame rises from) is in the zone. Subjects are ``"zone:<name>"``, or ``"frame"``
-    when the rule has no zones: smoke and fire are not tracked, so the place is what persists.
+    ``min_area`` and ``max_area`` of the frame, whose motion since the previous analysed frame
+    (:class:`~vigil.detector.motion.RegionMotion`) is not below ``min_motion``, and whose
+    bottom-centre (where smoke or flame rises from) is in the zone. Subjects are
+    ``"zone:<name>"``, or ``"frame"`` when the rule has no zones: smoke and fire are not
+    tracked, so the place is what persists.
     """
 
-    name: str
-    label: str
-    needs: frozenset[str]
-    requires: tuple[frozenset[str], ...]
+    label: ClassVar[str]
+    params: RegionParams
 
-    def __init__(self, params: RegionParams) -> None:
-        self.params = params
-        self.zones = ZoneSet(params.zones)
+    def __init__(self, params: RegionParams | None = None) -> None:
+        super().__init__(params)
+        self._motion = RegionMotion()
 
-    def observe(
-        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
-    ) -> list[Observation]:
+    def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
         regions = select(detections, {self.label}, min_confidence=self.params.confidence)
-        height, width = frame_shape
+        height, width = frame.shape
         areas = regions.box_area / float(max(height * width, 1))
         keep = (areas >= self.params.min_area) & (areas <= self.params.max_area)
-        if self.params.min_motion > 0 and "motion" in regions.data:
-            motion = np.asarray(regions.data["motion"], dtype=float)
+        if self.params.min_motion > 0:
+            # Shown every frame, boxes or not, so the change is since the previous frame.
+            motion = self._motion.measure(regions.xyxy, frame.image)
             keep &= ~(motion < self.params.min_motion)  # NaN (unknown, first frame) passes
         regions = regions[keep]
         if len(regions) == 0:

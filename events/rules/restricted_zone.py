@@ -2,17 +2,81 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import supervision as sv
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from vigil.detector.labels import PERSON, PERSON_FALLEN
-from vigil.events.rules.base import bbox_of, confidences_of, labels_of, select, track_subject
-from vigil.events.rules.params import RestrictedZoneParams
+from vigil.events.rules.base import (
+    Rule,
+    RuleParams,
+    Severity,
+    bbox_of,
+    confidences_of,
+    labels_of,
+    select,
+    track_subject,
+)
+from vigil.events.schedule import in_window, parse_window
 from vigil.events.violation import Observation
-from vigil.events.zones import ZoneSet
+from vigil.events.zones import Zone
+from vigil.streams.frame import Frame
 
 
-class RestrictedZoneRule:
+class RestrictedZoneParams(RuleParams):
+    """``restricted_zone``: a tracked person's bottom-centre stays inside a polygon for at
+    least ``dwell`` seconds, during the ``schedule`` windows (always, when there is none).
+
+    >>> p = RestrictedZoneParams(zones=[{"name": "pit", "polygon": [(0, 0), (9, 0), (9, 9)]}],
+    ...                          schedule=["22:00-06:00"])
+    >>> p.confirmation_duration
+    2.0
+    """
+
+    min_duration: float = Field(
+        0.0, ge=0, description="seconds observed before opening; dwell applies as well"
+    )
+    severity: Severity = "high"
+    zones: list[Zone] = Field(min_length=1, description="restricted zones (required)")
+    dwell: float = Field(
+        2.0, ge=0, description="seconds the person's anchor must stay in a zone before it counts"
+    )
+    schedule: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="'HH:MM-HH:MM' windows of local wall time when the rule is active "
+        "(may cross midnight); None means always",
+    )
+    _windows: list[tuple[int, int]] = PrivateAttr(default_factory=list)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_windows(cls, schedule: list[str] | None) -> list[str] | None:
+        for text in schedule or ():
+            parse_window(text)
+        return schedule
+
+    @model_validator(mode="after")
+    def _parse_windows(self) -> RestrictedZoneParams:
+        self._windows = [parse_window(w) for w in self.schedule or ()]
+        return self
+
+    @property
+    def confirmation_duration(self) -> float:
+        return max(self.min_duration, self.dwell)
+
+    def active_at(self, wall: float) -> bool:
+        """Whether the schedule covers this wall time (seconds since the epoch, local time)."""
+        if not self._windows:
+            return True
+        t = time.localtime(wall)
+        minute = t.tm_hour * 60 + t.tm_min + t.tm_sec / 60
+        return any(in_window(minute, w) for w in self._windows)
+
+
+class RestrictedZoneRule(Rule):
     """Observes every tracked person (``person`` or ``person_fallen``) whose bottom-centre lies
     in one of the zones, while the schedule is active. The dwell time is enforced by the
     tracker as the confirmation duration (``params.confirmation_duration``).
@@ -24,22 +88,19 @@ class RestrictedZoneRule:
     >>> people = sv.Detections(xyxy=np.array([[10.0, 20.0, 50.0, 150.0]]),
     ...                        confidence=np.array([0.9]), tracker_id=np.array([3]),
     ...                        data={"label": np.array(["person"])})
-    >>> [(o.subject, o.zone) for o in RestrictedZoneRule(params).observe(people, (480, 640), 0)]
+    >>> rule = RestrictedZoneRule(params)
+    >>> [(o.subject, o.zone) for o in rule.observe(people, Frame.blank((480, 640)))]
     [('track:3', 'pit')]
     """
 
     name = "restricted_zone"
+    Params = RestrictedZoneParams
+    params: RestrictedZoneParams
     needs = frozenset({PERSON})
     requires = (frozenset({PERSON}),)
 
-    def __init__(self, params: RestrictedZoneParams) -> None:
-        self.params = params
-        self.zones = ZoneSet(params.zones)
-
-    def observe(
-        self, detections: sv.Detections, frame_shape: tuple[int, int], wall: float
-    ) -> list[Observation]:
-        if not self.params.active_at(wall):
+    def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
+        if not self.params.active_at(frame.wall):
             return []
         # A fallen person is still a person in the zone (the fall model tracks both labels).
         people = select(

@@ -20,8 +20,10 @@ from vigil.events.store.store import EventStore
 pytestmark = pytest.mark.slow
 
 
-def run(video: Path, rules: dict, data_dir: Path, url: str | None = None) -> DetectResult:
-    config = detect_site({"fps": 2, "rules": rules}, default_id=video.stem)
+def run(
+    video: Path, rules: dict, data_dir: Path, url: str | None = None, **config: object
+) -> DetectResult:
+    config = detect_site({"fps": 2, "rules": rules, **config}, default_id=video.stem)
     store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
     with store:
         result = detect_video(video, config, store, data_dir)
@@ -54,12 +56,29 @@ def test_fall_video_gives_a_fall_event_near_the_fall(videos: Path, tmp_path: Pat
         check_evidence(event, detect_site(), result.video.duration)
 
 
-def test_fire_video_gives_fire_or_smoke(videos: Path, tmp_path: Path):
+def test_fire_video_with_the_default_cards_gives_smoke_and_misses_the_flames(
+    videos: Path, tmp_path: Path
+):
+    """fire_01 is a drone view of a brush fire, smoke and flames throughout. The default
+    fire_smoke card finds the smoke and misses the flames of wide aerial views (fire events
+    0/2 on the videos: datasets/RESULTS.md, section 9); this pins both."""
     result = run(videos / "fire_01.mp4", {"fire": {}, "smoke": {}}, tmp_path)
-    rules = {e.rule for e in result.events}
-    assert rules & {"fire", "smoke"}, "no fire or smoke event on a video of a fire"
-    for event in result.events:
-        check_evidence(event, detect_site(), result.video.duration)
+    assert [e.rule for e in result.events] == ["smoke"]
+    [smoke] = result.events
+    assert smoke.start_pts <= 1.0 and smoke.end_pts >= result.video.duration - 1.0
+    assert smoke.label == "smoke" and smoke.severity == "high"
+    check_evidence(smoke, detect_site(), result.video.duration)
+
+
+def test_fire_rule_on_the_fire_card_finds_the_flames(videos: Path, tmp_path: Path):
+    """With the fire card back (``models: {disabled: [fire_smoke]}``, for wide outdoor views)
+    the fire rule opens on the flame front within the first seconds and lasts to the end."""
+    models = {"disabled": ["fire_smoke"]}
+    result = run(videos / "fire_01.mp4", {"fire": {}}, tmp_path, models=models)
+    [fire] = result.events
+    assert fire.rule == "fire" and fire.label == "fire" and fire.severity == "critical"
+    assert fire.start_pts <= 3.0 and fire.end_pts >= result.video.duration - 1.0
+    check_evidence(fire, detect_site(), result.video.duration)
 
 
 def test_people_in_a_restricted_zone(videos: Path, tmp_path: Path):
@@ -78,14 +97,16 @@ def test_people_in_a_restricted_zone(videos: Path, tmp_path: Path):
 
 def test_no_helmet_where_heads_are_bare(videos: Path, tmp_path: Path):
     """The slideshow holds bare-headed workers on even slides (0-2, 4-6, ... s) and hard hats on
-    odd ones. The default helmet model (a motorcycle-helmet model) finds few of the bare heads
-    and once calls a hard hat cut off by a collage tile bare, so this checks that it finds bare
-    heads where they are, not that it finds them all (see datasets/RESULTS.md)."""
+    odd ones (datasets/ground_truth/workers_no_hardhat_slideshow_01.yaml). The default site_ppe
+    card finds bare heads on five of the six labelled bare slides (not on 16-18 s, roof framing
+    at height) and raises nothing on the hard-hat slides (datasets/RESULTS.md, summary)."""
     result = run(videos / "workers_no_hardhat_slideshow_01.mp4", {"no_helmet": {}}, tmp_path)
-    on_bare_slides = [e for e in result.events if int(e.start_pts // 2) % 2 == 0]
-    assert on_bare_slides, "no no_helmet event on any slide of bare-headed workers"
-    assert all(e.label == "head_bare" for e in result.events)
-    check_evidence(on_bare_slides[0], detect_site(), result.video.duration)
+    slides = sorted({int(e.start_pts // 2) for e in result.events})
+    assert slides == [0, 2, 4, 6, 10]
+    for event in result.events:
+        assert event.end_pts <= 2 * (int(event.start_pts // 2) + 1)  # ends on its own slide
+        assert event.severity == "high"
+    check_evidence(result.events[0], detect_site(), result.video.duration)
 
 
 def test_no_helmet_stays_quiet_on_a_worker_in_a_hard_hat(videos: Path, tmp_path: Path):

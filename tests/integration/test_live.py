@@ -36,7 +36,7 @@ from vigil.events.store.store import EventStore
 from vigil.run import SiteRunner
 from vigil.streams.health import CameraState
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_rtsp]
 
 FAST_RECONNECT = {
     "stall_seconds": 2,

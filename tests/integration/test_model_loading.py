@@ -148,3 +148,19 @@ def test_class_map_must_match_the_model() -> None:
     card = _variant("fall", class_map={"Normal": "person", "Down": "ignore"}, thresholds={})
     with pytest.raises(CardError, match="class_map keys"):
         load_yolo(card)
+
+
+def test_a_variant_card_under_the_same_name_gets_its_own_model() -> None:
+    # Models are loaded once per process; a card with the same name and weights but other
+    # thresholds must not be served the first card's detector.
+    import cv2
+
+    from vigil.pipeline import load_detectors
+
+    strict = _variant("fall", thresholds={"person": 0.9, "person_fallen": 0.5})
+    default, variant = load_detectors([_card("fall"), strict])
+    bus = cv2.imread(str(ASSETS / "bus.jpg"))
+    assert len(default(bus)) == 4
+    assert variant.card.threshold("person") == 0.9
+    assert len(variant(bus)) < 4
+    assert load_detectors([_card("fall")]) == [default]  # the same card: the same model

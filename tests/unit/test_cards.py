@@ -128,3 +128,19 @@ def test_disabling_the_fine_tune_puts_the_fire_card_back() -> None:
     assert [c.name for c in cards_for_rules(rules, ModelsConfig().cards())] == ["fire_smoke"]
     back = ModelsConfig(disabled=["fire_smoke"]).cards()
     assert [c.name for c in cards_for_rules(rules, back)] == ["fire"]
+
+
+def test_fingerprint_follows_the_cards_contents_and_weights_not_its_name(tmp_path: Path) -> None:
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    raw = {
+        "name": "site", "weights": {"path": str(weights)}, "licence": "MIT", "source": "test",
+        "class_map": {"Fall": "person_fallen"}, "thresholds": {"person_fallen": 0.5},
+    }  # fmt: skip
+    card = ModelCard.model_validate(raw)
+    assert card.fingerprint() == ModelCard.model_validate(raw).fingerprint()
+    stricter = ModelCard.model_validate(raw | {"thresholds": {"person_fallen": 0.8}})
+    assert stricter.fingerprint() != card.fingerprint()
+    before = card.fingerprint()
+    weights.write_bytes(b"retrained")  # the same path, a new file
+    assert card.fingerprint() != before

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import supervision as sv
 
 from vigil.config import ConfigError
 from vigil.detector.cards import ModelCard
+from vigil.detector.detector import Detector
 from vigil.events.rules import build_rules
 from vigil.events.rules.params import RulesConfig
-from vigil.pipeline import cards_for_rules, label_sources
+from vigil.pipeline import CameraPipeline, cards_for_rules, label_sources
 from vigil.streams.file import FileSource, Sampler, SourceError
+from vigil.streams.frame import Frame
 
 ZONE = {"name": "z", "polygon": [[0, 0], [10, 0], [10, 10]]}
 
@@ -127,38 +131,56 @@ def test_each_label_comes_from_one_model_so_one_person_is_one_subject():
     assert label_sources(with_fall, cards.values()) == {"person": "fall", "person_fallen": "fall"}
 
 
+class Fixed:
+    """A stand-in detector: always the same boxes, with ``extra`` data fields if given."""
+
+    def __init__(self, card: ModelCard, labels: list[str], **extra: str) -> None:
+        self.card, self.name, self.labels, self.extra = card, card.name, labels, extra
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        return [self(image) for image in images]
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        n = len(self.labels)
+        found = sv.Detections(
+            xyxy=np.tile([10.0, 10.0, 50.0, 120.0], (n, 1)),
+            confidence=np.full(n, 0.9),
+            class_id=np.zeros(n, int),
+        )
+        found.data["label"] = np.array(self.labels, object)
+        found.data["model"] = np.array([self.name] * n, object)
+        for key, value in self.extra.items():
+            found.data[key] = np.array([value] * n, object)
+        return found
+
+
+def blank_frame() -> Frame:
+    return Frame(np.zeros((200, 200, 3), np.uint8), pts=0.0, wall=0.0, camera="cam", index=0)
+
+
 def test_pipeline_drops_a_label_another_model_serves():
-    import numpy as np
-    import supervision as sv
-
-    from vigil.pipeline import CameraPipeline
-    from vigil.streams.frame import Frame
-
-    class Fixed:
-        """A stand-in detector: always the same boxes."""
-
-        def __init__(self, card: ModelCard, labels: list[str]) -> None:
-            self.card, self.name, self.labels = card, card.name, labels
-
-        def __call__(self, image: np.ndarray) -> sv.Detections:
-            n = len(self.labels)
-            found = sv.Detections(
-                xyxy=np.tile([10.0, 10.0, 50.0, 120.0], (n, 1)),
-                confidence=np.full(n, 0.9),
-                class_id=np.zeros(n, int),
-            )
-            found.data["label"] = np.array(self.labels, object)
-            found.data["model"] = np.array([self.name] * n, object)
-            return found
-
     rules = build_rules(
         RulesConfig.model_validate({"no_helmet": {}, "restricted_zone": {"zones": [ZONE]}})
     )
     detectors = [Fixed(CARDS["fall"], ["person"]), Fixed(SITE, ["person", "head_bare"])]
-    pipeline = CameraPipeline("cam", rules, detectors, fps=2)  # type: ignore[arg-type]
-    frame = Frame(np.zeros((200, 200, 3), np.uint8), pts=0.0, wall=0.0, camera="cam", index=0)
-    found = pipeline.detect(frame)
+    assert all(isinstance(d, Detector) for d in detectors)
+    pipeline = CameraPipeline("cam", rules, detectors, fps=2)
+    found = pipeline.detect(blank_frame())
     assert sorted(zip(found.data["model"], found.data["label"], strict=True)) == [
         ("site", "head_bare"),
         ("site", "person"),
     ]
+
+
+def test_models_whose_detections_carry_other_data_fields_merge():
+    # A YOLO model's boxes carry class_name, a crop classifier's do not (no_harness with the
+    # harness probe): the frame's detections still merge, with the fields they share.
+    harness_card = card("probe", {"harness": "harness"})
+    rules = build_rules(RulesConfig.model_validate({"no_harness": {"zones": [ZONE]}}))
+    detectors = [
+        Fixed(CARDS["fall"], ["person"], class_name="Normal"),
+        Fixed(harness_card, ["harness"]),
+    ]
+    found = CameraPipeline("rig", rules, detectors, fps=2).detect(blank_frame())
+    assert sorted(found.data["label"]) == ["harness", "person"]
+    assert set(found.data) == {"label", "model"}

@@ -7,6 +7,7 @@ import supervision as sv
 
 from vigil.detector.motion import RegionMotion, box_motion
 from vigil.events.rules import FireParams, FireRule, SmokeParams, SmokeRule
+from vigil.streams.frame import Frame
 
 SHAPE = (100, 200)
 
@@ -21,35 +22,58 @@ def boxes(*rows: tuple[str, tuple[float, float, float, float], float]) -> sv.Det
     return d
 
 
+def frame(image: np.ndarray, wall: float) -> Frame:
+    return Frame(image, pts=wall, wall=wall, camera="yard", index=int(wall))
+
+
 def test_smoke_over_the_whole_frame_is_dropped_with_max_area():
     haze = boxes(("smoke", (0, 0, 200, 100), 0.9))
-    assert SmokeRule(SmokeParams()).observe(haze, SHAPE, 0.0) != []
-    assert SmokeRule(SmokeParams(max_area=0.8)).observe(haze, SHAPE, 0.0) == []
+    assert SmokeRule(SmokeParams()).observe(haze, Frame.blank(SHAPE)) != []
+    assert SmokeRule(SmokeParams(max_area=0.8)).observe(haze, Frame.blank(SHAPE)) == []
 
 
-def test_motion_filter_drops_still_boxes_and_keeps_unknown_ones():
+def test_motion_filter_drops_a_still_box_and_keeps_a_flickering_one():
+    # Two fire boxes: an orange sign that never changes (0.9) and a flame that flickers (0.5).
     d = boxes(("fire", (0, 0, 50, 50), 0.9), ("fire", (100, 0, 150, 50), 0.5))
+    dark, lit = np.zeros((*SHAPE, 3), np.uint8), np.zeros((*SHAPE, 3), np.uint8)
+    lit[0:50, 100:150] = 60
     rule = FireRule(FireParams(min_motion=1.0))
-    d.data["motion"] = np.array([0.0, 12.0])  # a still look-alike, a flickering flame
-    [obs] = rule.observe(d, SHAPE, 0.0)
+    # First frame: nothing to compare with, so motion is unknown and both boxes pass.
+    assert rule.observe(d, frame(dark, 0))[0].confidence == 0.9
+    [obs] = rule.observe(d, frame(lit, 1))
     assert obs.confidence == 0.5
-    d.data["motion"] = np.array([np.nan, np.nan])  # first frame: nothing to compare with
-    assert rule.observe(d, SHAPE, 0.0)[0].confidence == 0.9
-    # Off by default: motion is ignored.
-    d.data["motion"] = np.array([0.0, 0.0])
-    assert FireRule(FireParams()).observe(d, SHAPE, 0.0)[0].confidence == 0.9
+    [obs] = rule.observe(d, frame(dark, 2))  # it flickers back: still moving
+    assert obs.confidence == 0.5
+    assert rule.observe(d, frame(dark, 3)) == []  # nothing moved since the last frame
+    # Off by default: motion is not measured.
+    off = FireRule(FireParams())
+    assert [off.observe(d, frame(dark, t))[0].confidence for t in (0, 1)] == [0.9, 0.9]
 
 
-def test_region_motion_measures_change_inside_region_boxes_only():
+def test_the_rule_compares_with_the_previous_frame_even_when_it_had_no_box():
+    d = boxes(("smoke", (0, 0, 50, 50), 0.9))
+    grey = np.full((*SHAPE, 3), 90, np.uint8)
+    rule = SmokeRule(SmokeParams(min_motion=1.0))
+    assert rule.observe(boxes(("person", (0, 0, 9, 9), 0.9)), frame(grey, 0)) == []
+    assert rule.observe(d, frame(grey, 1)) == []  # same pixels as the frame before: still
+
+
+def test_no_pixels_means_unknown_motion():
+    # The eval replay without pixels passes zero-depth images: the filter cannot judge.
+    d = boxes(("fire", (0, 0, 50, 50), 0.9))
+    rule = FireRule(FireParams(min_motion=1.0))
+    empty = np.zeros((*SHAPE, 0), np.uint8)
+    assert [len(rule.observe(d, frame(empty, t))) for t in (0, 1)] == [1, 1]
+
+
+def test_region_motion_measures_change_inside_each_box():
     rm = RegionMotion()
     first = np.zeros((100, 200, 3), np.uint8)
     second = first.copy()
     second[0:50, 0:50] = 40  # the flame area changes by 40 grey levels
-    d1 = boxes(("fire", (0, 0, 50, 50), 0.9), ("person", (100, 0, 150, 50), 0.9))
-    assert np.isnan(rm.annotate(d1, first).data["motion"]).all()
-    d2 = boxes(("fire", (0, 0, 50, 50), 0.9), ("person", (100, 0, 150, 50), 0.9))
-    motion = rm.annotate(d2, second).data["motion"]
-    assert motion[0] == 40.0 and np.isnan(motion[1])
+    xyxy = np.array([[0, 0, 50, 50], [100, 0, 150, 50]], float)
+    assert np.isnan(rm.measure(xyxy, first)).all()
+    assert rm.measure(xyxy, second).tolist() == [40.0, 0.0]
 
 
 def test_box_motion_clips_to_the_image():

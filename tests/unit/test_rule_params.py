@@ -107,7 +107,7 @@ def test_schedule_windows_parse():
 
 def test_defaults_are_the_zoneless_rules():
     cfg = RulesConfig.defaults()
-    assert list(cfg.enabled()) == ["no_helmet", "fall", "smoke", "fire"]
+    assert list(cfg.enabled()) == ["fall", "fire", "no_helmet", "smoke"]
     assert isinstance(cfg.enabled()["no_helmet"], NoHelmetParams)
 
 
@@ -155,3 +155,10 @@ def test_config_round_trips():
 
 def test_whole_day_window_is_allowed():
     assert parse_window("00:00-24:00") == (0, 24 * 60)
+
+
+def test_each_rules_params_live_beside_its_logic():
+    from vigil.events.rules import RULES
+
+    for rule in RULES.values():
+        assert rule.Params.__module__ == rule.__module__, rule.name

@@ -10,7 +10,7 @@ import pytest
 import supervision as sv
 
 from vigil.detector.cards import CardError, load_cards
-from vigil.detector.detector import Detector
+from vigil.detector.detector import YoloDetector
 from vigil.events.rules import build_rules
 from vigil.events.rules.params import RulesConfig
 from vigil.pipeline import cards_for_rules
@@ -45,7 +45,7 @@ def test_a_user_harness_card_serves_no_harness(tmp_path: Path):
 
 def test_user_classes_become_canonical_labels_with_their_thresholds(tmp_path: Path):
     (tmp_path / "my-harness.yaml").write_text(CARD)
-    detector = Detector(load_cards([tmp_path])["my-harness"], FakeYolo())
+    detector = YoloDetector(load_cards([tmp_path])["my-harness"], FakeYolo())
     raw = sv.Detections(
         xyxy=np.array([[0, 0, 10, 10]] * 4, float),
         confidence=np.array([0.5, 0.5, 0.5, 0.5]),

@@ -17,7 +17,13 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from vigil.detector.detector import Detector, class_labels, empty_detections, with_labels
+from vigil.detector.detector import (
+    Detector,
+    YoloDetector,
+    class_labels,
+    empty_detections,
+    with_labels,
+)
 from vigil.detector.labels import PERSON
 from vigil.evaluate.images import EVAL_CONF, FullFrame
 
@@ -42,7 +48,7 @@ class PersonCascade:
     def __init__(
         self,
         people: Detector,
-        heads: Detector,
+        heads: YoloDetector,
         imgsz: int = 320,
         top: float = 0.4,
         pad: float = 0.1,

@@ -65,10 +65,9 @@ class FrameBoxes:
 
 
 def _cache_key(video: Path, card: ModelCard, fps: float, imgsz: int) -> str:
-    weights = card.resolve_weights()
-    w = weights.stat()  # size and mtime: a re-exported checkpoint often has the same size
-    stamp = f"{video.resolve()}|{video.stat().st_size}|{weights}|{w.st_size}|{w.st_mtime_ns}"
-    stamp += f"|{card.name}|{fps}|{imgsz}|{getattr(card, 'agnostic_nms', False)}|{CACHE_VERSION}"
+    # The card's contents and weight file, not its name: a variant card is another cache.
+    stamp = f"{video.resolve()}|{video.stat().st_size}|{card.fingerprint()}|{fps}|{imgsz}"
+    stamp += f"|{CACHE_VERSION}"
     return hashlib.sha1(stamp.encode()).hexdigest()[:16]
 
 
@@ -162,7 +161,7 @@ def replay(
         return []
     needed = {c.name for c in cards_for_rules(rule_objs, {c.name: c for c in cards})}
     stand_ins = [CachedDetector(c, thresholds) for c in cards if c.name in needed]
-    pipeline = CameraPipeline("eval", rule_objs, stand_ins, fps=fps)  # type: ignore[arg-type]
+    pipeline = CameraPipeline("eval", rule_objs, stand_ins, fps=fps)
     timeline = frames[stand_ins[0].name]
     ended = []
     for i, step in enumerate(timeline):
