@@ -4,19 +4,35 @@ import { el, label, svg } from "./format.js";
 
 const RANGES = [["7", "Last 7 days"], ["30", "Last 30 days"], ["90", "Last 90 days"], ["", "Everything"]];
 
-function bars(rows, name) {
+/** Every day from the first to the last (a day without events is a zero), when the span is
+ * short enough to chart day by day. */
+export function everyDay(rows) {
+  if (rows.length < 2) return rows;
+  const first = new Date(`${rows[0].day}T00:00:00Z`);
+  const last = new Date(`${rows[rows.length - 1].day}T00:00:00Z`);
+  const span = Math.round((last - first) / 86400e3) + 1;
+  if (span > 400) return rows;
+  const counts = new Map(rows.map((r) => [r.day, r.count]));
+  return Array.from({ length: span }, (_, i) => {
+    const day = new Date(first.getTime() + i * 86400e3).toISOString().slice(0, 10);
+    return { day, count: counts.get(day) || 0 };
+  });
+}
+
+function bars(rows, name, named = (key) => key) {
   const max = Math.max(1, ...rows.map((r) => r.count));
   const W = 400; const row = 22;
   if (!rows.length) return el("p", { class: "muted" }, "None.");
   return svg("svg", { class: "bars", id: `by-${name}`, viewBox: `0 0 ${W} ${rows.length * row}` },
     rows.map((r, i) => [
-      svg("text", { x: 0, y: i * row + 15 }, r.key === null ? "(no zone)" : label(r.key)),
+      svg("text", { x: 0, y: i * row + 15 }, r.key === null ? "(no zone)" : named(r.key)),
       svg("rect", { x: 130, y: i * row + 4, width: Math.max(2, (r.count / max) * (W - 190)), height: row - 8, rx: 2, fill: "#3d8bfd" }),
       svg("text", { class: "n", x: 136 + (r.count / max) * (W - 190), y: i * row + 15 }, r.count),
     ]));
 }
 
 function days(rows) {
+  rows = everyDay(rows);
   if (!rows.length) return el("p", { class: "muted" }, "None.");
   const W = 800; const H = 180; const P = 22;
   const max = Math.max(1, ...rows.map((r) => r.count));
@@ -48,8 +64,7 @@ export async function stats(view) {
   const body = el("div", { class: "grid stats", id: "stats" });
   const exportLink = el("a", { id: "csv", download: "vigil-counts.csv", href: "#" }, "Export CSV");
   view.append(el("section", { class: "panel" },
-    el("div", { class: "filters" }, el("h1", { style: "flex:1;margin:0" }, "Stats"),
-      el("label", {}, "Range", range), exportLink), body));
+    el("div", { class: "head" }, el("h1", {}, "Stats"), range, exportLink), body));
   let url = null;
   async function load() {
     const daysBack = Number(range.value);
@@ -62,7 +77,7 @@ export async function stats(view) {
     exportLink.href = url;
     body.replaceChildren(
       el("section", { class: "panel" }, el("h2", {}, "Events"), el("div", { class: "big", id: "total" }, s.total)),
-      el("section", { class: "panel" }, el("h2", {}, "By rule"), bars(s.by_rule, "rule")),
+      el("section", { class: "panel" }, el("h2", {}, "By rule"), bars(s.by_rule, "rule", label)),
       el("section", { class: "panel" }, el("h2", {}, "By camera"), bars(s.by_camera, "camera")),
       el("section", { class: "panel" }, el("h2", {}, "By zone"), bars(s.by_zone, "zone")),
       el("section", { class: "panel", style: "grid-column: 1 / -1" }, el("h2", {}, "By day"), days(s.by_day)));
