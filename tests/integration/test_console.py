@@ -198,7 +198,8 @@ def test_the_event_list_loads_pages_and_filters(page_for, site: Site) -> None:
 
     page.select_option("#f-rule", "fall")
     page.wait_for_function(
-        "[...document.querySelectorAll('#list .row b')].every(b => b.textContent === 'Fall')"
+        "(rows => rows.length > 0 && rows.every(b => b.textContent === 'Fall'))"
+        "([...document.querySelectorAll('#list .row b')])"
     )
     texts = page.locator("#list .row b").all_inner_texts()
     assert texts and set(texts) == {"Fall"}
@@ -233,6 +234,7 @@ def test_a_clip_plays_and_seeks_with_the_boxes_drawn_over_it(page_for, site: Sit
     fall = detected_event(site, "fall")
     page = page_for("ana")
     page.goto(f"{site.url}/console/#/events/{fall.id}")
+    page.wait_for_selector("#clip")
     page.wait_for_function("document.querySelector('#clip').readyState >= 2")
     assert page.locator("#confidence polyline").count() == 1
     page.evaluate("document.querySelector('#clip').play()")
