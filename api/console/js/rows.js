@@ -4,7 +4,7 @@ import { el, label, severity, status, when } from "./format.js";
 export function eventRow(e, { fresh = false } = {}) {
   const thumb = e.snapshot_url
     ? el("img", { class: "thumb", src: e.snapshot_url, alt: "", loading: "lazy", decoding: "async" })
-    : el("div", { class: "thumb" });
+    : el("div", { class: "thumb none" }, e.state === "open" ? "live" : "no picture");
   return el("a", { class: `row${fresh ? " fresh" : ""}`, href: `#/events/${encodeURIComponent(e.id)}`,
     dataset: { id: e.id, status: e.status } },
   thumb,
