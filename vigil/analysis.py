@@ -62,6 +62,7 @@ class AnalysedCamera:
 
 
 AnalysisListener = Callable[[AnalysedCamera, list[LifecycleEvent]], None]
+FrameListener = Callable[[AnalysedCamera, Analysis], None]
 
 
 class InferenceService:
@@ -85,8 +86,10 @@ class InferenceService:
         on_done: Callable[[AnalysedCamera], None] | None = None,
         max_batch: int = 1,
         wakeup: threading.Event | None = None,
+        on_analysis: FrameListener | None = None,
     ) -> None:
         self.cameras = cameras
+        self.on_analysis = on_analysis
         self.on_events = on_events
         self.on_done = on_done
         self.max_batch = max_batch
@@ -178,6 +181,8 @@ class InferenceService:
         camera.last_frame = frame
         camera.analysed += 1
         camera.reader.health.analysed()
+        if self.on_analysis is not None:
+            self.on_analysis(camera, analysis)
         if analysis.events:
             self.on_events(camera, analysis.events)
 

@@ -351,6 +351,15 @@ def _mount_eval() -> None:
 _mount_eval()
 
 
+def _mount_recording() -> None:
+    from vigil.recording_cli import register
+
+    register(app)
+
+
+_mount_recording()
+
+
 def _mount_service() -> None:
     from vigil.service_cli import mount
 

@@ -49,6 +49,7 @@ from vigil.api.config import ApiConfig
 from vigil.detector.cards import ModelCard, load_cards
 from vigil.events.alerts.config import AlertsConfig
 from vigil.events.rules.params import RulesConfig
+from vigil.events.segments import RecordSettings
 from vigil.events.zones import Zone
 from vigil.streams.reader import ReaderOptions
 from vigil.streams.sources import SourceSpec, parse_source
@@ -75,10 +76,39 @@ class EvidenceConfig(_Strict):
     post_seconds: float = Field(3.0, ge=0, le=60, description="clip ends this long after")
 
 
+class RecordConfig(_Strict):
+    """Continuous recording of a camera (segments of its stream, kept for a while)."""
+
+    enabled: bool = Field(False, description="record this camera continuously")
+    segment_seconds: float = Field(
+        60.0, ge=2, le=3600, description="segment length (cut at the next keyframe)"
+    )
+    retain_days: float = Field(7.0, gt=0, le=3650, description="segments older than this go")
+    keep_event_days: float = Field(
+        30.0, ge=0, le=3650, description="recordings around events this recent are kept"
+    )
+    crf: int = Field(23, ge=0, le=51, description="quality of sources that are not H.264")
+
+    def settings(self, picture_fps: float = 10.0) -> RecordSettings:
+        return RecordSettings(
+            segment_seconds=self.segment_seconds,
+            retain_days=self.retain_days,
+            keep_event_days=self.keep_event_days,
+            crf=self.crf,
+            picture_fps=picture_fps,
+        )
+
+
 class StorageConfig(_Strict):
     data_dir: Path = Field(Path("vigil-data"), description="database file and media live here")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite file in data_dir"
+    )
+    min_free_gb: float | None = Field(
+        None, ge=0, description="recordings: the oldest go while less than this is free"
+    )
+    min_free_percent: float | None = Field(
+        None, ge=0, le=100, description="recordings: the same floor, as a share of the disk"
     )
 
     @field_validator("data_dir")
@@ -167,6 +197,7 @@ class CameraConfig(_Strict):
     rules: RulesConfig = Field(default_factory=RulesConfig.defaults)
     evidence: EvidenceConfig | None = None
     reconnect: ReconnectConfig | None = None
+    record: RecordConfig | None = None
     _spec: SourceSpec | None = PrivateAttr(None)
 
     @field_validator("source")
@@ -255,6 +286,7 @@ class SiteConfig(_Strict):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
     alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
     api: ApiConfig = Field(default_factory=ApiConfig, description="`vigil serve`, `run --serve`")
 
@@ -276,6 +308,9 @@ class SiteConfig(_Strict):
 
     def reconnect_of(self, camera: CameraConfig) -> ReconnectConfig:
         return camera.reconnect or self.reconnect
+
+    def record_of(self, camera: CameraConfig) -> RecordConfig:
+        return camera.record or self.record
 
     def reader_options(self, camera: CameraConfig, ring_seconds: float) -> ReaderOptions:
         """How ``camera``'s reader connects, reconnects and samples, from this site's config;

@@ -33,10 +33,15 @@ from pathlib import Path
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
 from vigil.events.alerts import build_dispatcher
+from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
 from vigil.events.recovery import recover
+from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import build_rules
+from vigil.events.segments import recover_segments
+from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
+from vigil.events.zones import Zone
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
@@ -132,12 +137,16 @@ class SiteRunner:
         writer = LiveEvidenceWriter(self.store, self.data_dir)
         cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
         self._cameras = cameras
+        recorder, retention = self._recording(cameras)
         service = InferenceService(
             cameras,
             on_events=lambda camera, events: writer.submit(camera.id, events),
             on_done=lambda camera: writer.camera_done(camera.id),
             max_batch=self.site.inference.max_batch,
             wakeup=wakeup,
+            on_analysis=None
+            if recorder is None
+            else lambda c, a: recorder.seen(c.id, a.frame.wall, a.detections),
         )
         supervisor = Supervisor(
             [c.reader for c in cameras],
@@ -146,6 +155,9 @@ class SiteRunner:
         if self._alerts is not None:
             self._alerts.start()
         writer.start()
+        for part in (recorder, retention):
+            if part is not None:
+                part.start()
         supervisor.start()
         service.start()
         log.info("watching %d cameras", len(cameras))
@@ -158,7 +170,7 @@ class SiteRunner:
                     log.info("every camera's source has ended")
                     break
         finally:
-            self._shutdown(service, supervisor, writer, cameras)
+            self._shutdown(service, supervisor, writer, cameras, recorder, retention)
         return RunSummary(
             seconds=time.monotonic() - began,
             frames_analysed={c.id: c.analysed for c in cameras},
@@ -169,6 +181,42 @@ class SiteRunner:
             changes_pending=writer.pending_changes,
             changes_lost=writer.lost_changes,
         )
+
+    def _recording(
+        self, cameras: list[AnalysedCamera]
+    ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
+        """The recorder and retention of the cameras with ``record.enabled`` (none: None)."""
+        configs = {c.id: c for c, _, _ in self._plans}
+        recorded = [c for c in cameras if self.site.record_of(configs[c.id]).enabled]
+        if not recorded:
+            return None, None
+        index = RecordingIndex(self.store)
+        found = recover_segments(index, self.data_dir, [c.id for c in recorded])
+        if found.salvaged or found.indexed or found.swept:
+            log.warning(
+                "recordings of a previous run: %d unfinished segments salvaged, %d indexed, "
+                "%d temporary files removed",
+                found.salvaged,
+                found.indexed,
+                found.swept,
+            )
+        recorder = ContinuousRecorder(index, self.data_dir)
+        policies = {}
+        for camera in recorded:
+            config = configs[camera.id]
+            settings = self.site.record_of(config).settings(camera.reader.options.picture_fps)
+            policies[camera.id] = settings
+            reader = camera.reader
+            recorder.add_camera(
+                camera.id,
+                reader.ring,
+                settings,
+                lambda t, reader=reader: reader.wall_origin + t,
+                _zones_of(config),
+            )
+        storage = self.site.storage
+        floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
+        return recorder, RetentionWorker(index, self.data_dir, policies, floor)
 
     def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
         camera, rules, detectors = plan
@@ -204,11 +252,18 @@ class SiteRunner:
         supervisor: Supervisor,
         writer: LiveEvidenceWriter,
         cameras: list[AnalysedCamera],
+        recorder: ContinuousRecorder | None = None,
+        retention: RetentionWorker | None = None,
     ) -> None:
         log.info("stopping: ending open violations and finishing clips")
         service.stop()
         service.join(timeout=120)  # a model call in progress finishes first
         supervisor.stop()
+        if recorder is not None:
+            recorder.close()  # the segments in progress end with what the buffers hold
+            log.info("recorder: %.2f s of CPU", recorder.cpu_seconds)
+        if retention is not None:
+            retention.stop()
         service.finish_all()
         for camera in cameras:
             writer.camera_done(camera.id)
@@ -219,6 +274,15 @@ class SiteRunner:
         if self._alerts is not None:
             self._alerts.stop(drain=3.0)  # the last changes go out; the rest on the next start
         self.store.dispose()
+
+
+def _zones_of(camera: CameraConfig) -> list[Zone]:
+    """The camera's named zones and those its rules define, once per name."""
+    zones = {z.name: z for z in camera.zones}
+    for params in camera.rules.enabled().values():
+        for zone in getattr(params, "zones", None) or ():
+            zones.setdefault(zone.name, zone)
+    return list(zones.values())
 
 
 def _set_torch_threads(threads: int) -> None:

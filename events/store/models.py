@@ -332,3 +332,6 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[float | None]
 
     __table_args__ = (Index(None, "user_id"),)
+
+
+from . import recording_models  # noqa: E402,F401  (continuous recording's tables, same metadata)
