@@ -305,20 +305,33 @@ def _moves_route(site: Site) -> bool:
     return "/api/v1/events/{event_id}/moves" in paths
 
 
-def test_a_workflow_move_from_the_console_changes_the_database(page_for, site: Site) -> None:
+def test_workflow_moves_with_a_photo_upload_change_the_database(page_for, site: Site) -> None:
     if not _moves_route(site):
         pytest.skip("the hazard-loop routes (issue 14) are not on this branch yet")
     with site.store() as store:
         smoke = next(e for e in store.list_events() if e.rule in ("smoke", "fire"))
     page = page_for("olu")
     page.goto(f"{site.url}/console/#/events/{smoke.id}")
-    page.wait_for_selector("#actions [data-move=acknowledge]")
     page.click("#actions [data-move=acknowledge]")
     page.wait_for_selector("#event[data-status=acknowledged]")
     with site.store() as store:
         assert store.get_event(smoke.id).status.value == "acknowledged"
-        assert store.audit(smoke.id)[-1].actor == "olu"
-    shot(page, site, "event-acknowledged")
+    page.click("#actions [data-move=assign]")
+    page.fill("dialog input[name=assignee]", "ana")
+    page.click("dialog button[value=ok]")
+    page.wait_for_selector("#event[data-status=assigned]")
+
+    admin = page_for("ana")  # the assignee rectifies, with an "after" photo from the phone
+    admin.goto(f"{site.url}/console/#/events/{smoke.id}")
+    admin.click("#actions [data-move=rectify]")
+    admin.set_input_files("dialog input[name=photo]", str(smoke.snapshot_path))
+    admin.fill("dialog input[name=note]", "hot work stopped, area cleared")
+    admin.click("dialog button[value=ok]")
+    admin.wait_for_selector("#event[data-status=rectified]")
+    admin.wait_for_selector("#event .pair img[alt=after]")
+    with site.store() as store:
+        assert store.get_event(smoke.id).status.value == "rectified"
+    shot(admin, site, "event-rectified")
 
 
 def test_stats_chart_the_counts_and_export_them_as_csv(page_for, site: Site) -> None:

@@ -32,7 +32,7 @@ function dueDefault(event) {
 }
 
 /** Ask what the move needs; null when the user cancels. */
-async function inputFor(event, action) {
+async function inputFor(event, action, loop) {
   switch (action.needs) {
     case "reason": {
       const data = await dialog(`${action.label}: why?`,
@@ -42,7 +42,7 @@ async function inputFor(event, action) {
     }
     case "assignee": {
       const data = await dialog("Assign",
-        [el("label", {}, "User or group", el("input", { name: "assignee", required: true, autofocus: true })),
+        [el("label", {}, "User, or group:NAME", el("input", { name: "assignee", required: true, autofocus: true, placeholder: "e.g. kim or group:maintenance" })),
           el("label", {}, "Due", el("input", { name: "due", type: "datetime-local", value: dueDefault(event) })),
           el("label", {}, "Note", el("input", { name: "note" }))],
         "Assign");
@@ -56,10 +56,11 @@ async function inputFor(event, action) {
       return data && { photo: data.get("photo"), note: data.get("note") };
     }
     case "compare": {
-      const after = event.after_photo_url;
+      const after = loop && loop.after.length ? loop.after[loop.after.length - 1].url : null;
+      const before = (loop && loop.before_url) || event.snapshot_url;
       const data = await dialog("Verify: before and after",
         [el("div", { class: "pair" },
-          el("figure", {}, event.snapshot_url ? el("img", { src: event.snapshot_url, alt: "before" }) : "no snapshot", el("figcaption", {}, "Before")),
+          el("figure", {}, before ? el("img", { src: before, alt: "before" }) : "no snapshot", el("figcaption", {}, "Before")),
           el("figure", {}, after ? el("img", { src: after, alt: "after" }) : el("p", { class: "muted" }, "no photo"), el("figcaption", {}, "After"))),
         el("label", {}, "Finding", el("input", { name: "note" }))],
         "Verified");
@@ -70,11 +71,12 @@ async function inputFor(event, action) {
   }
 }
 
-/** Run one move on ``event``; ``done`` is called with the API's answer. */
-export async function runAction(event, name, ctx, done) {
-  const action = actionsFor(event, ctx.user.role).find((a) => a.name === name);
+/** Run one move on ``event``; ``done`` is called with the API's answer. ``loop``: the
+ * event's workflow view, when the page has it. */
+export async function runAction(event, name, ctx, done, loop = null) {
+  const action = actionsFor(event, ctx.user, loop).find((a) => a.name === name);
   if (!action) return false;
-  const input = await inputFor(event, action);
+  const input = await inputFor(event, action, loop);
   if (!input) return false;
   try {
     const answer = await move(event, name, input);
@@ -88,13 +90,13 @@ export async function runAction(event, name, ctx, done) {
 }
 
 /** The buttons of the moves the role may make on the event now (none: nothing rendered). */
-export function actionBar(event, ctx, done) {
-  const actions = actionsFor(event, ctx.user.role);
+export function actionBar(event, ctx, done, loop = null) {
+  const actions = actionsFor(event, ctx.user, loop);
   if (!actions.length) return null;
   return el("div", { class: "actions", id: "actions" }, actions.map((a) =>
     el("button", {
       type: "button", class: a.danger ? "danger" : a.name === "acknowledge" ? "primary" : "",
       dataset: { move: a.name }, title: a.key ? `${a.label} (${a.key})` : a.label,
-      onclick: () => runAction(event, a.name, ctx, done),
+      onclick: () => runAction(event, a.name, ctx, done, loop),
     }, a.label)));
 }

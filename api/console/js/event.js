@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { el, label, svg, when, duration, severity, status } from "./format.js";
 import { actionBar, runAction } from "./actions.js";
+import { loopState } from "./loop.js";
 
 /** The box to draw at source time ``pts``: interpolated between the two nearest analysed
  * frames, or none when the nearest is further away than the analysis spacing allows. */
@@ -124,6 +125,7 @@ function auditTrail(audit) {
 
 export async function eventPage(view, ctx, id) {
   const e = await api.get(`/events/${encodeURIComponent(id)}`);
+  const loop = await loopState(e); // null until the server has the hazard loop
   const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange")); // re-render, cleanly
   let video = null;
   let stop = () => {};
@@ -145,7 +147,7 @@ export async function eventPage(view, ctx, id) {
     const next = list[at + step];
     if (next) location.hash = `#/events/${encodeURIComponent(next.id)}`;
   };
-  const bar = actionBar(e, ctx, reload);
+  const bar = actionBar(e, ctx, reload, loop);
   view.append(el("div", { class: "grid event", id: "event", dataset: { id: e.id, status: e.status } },
     el("div", { class: "grid" },
       el("section", { class: "panel" },
@@ -154,7 +156,13 @@ export async function eventPage(view, ctx, id) {
       el("section", { class: "panel" }, el("h2", {}, "Confidence over time"), chart(e, video),
         el("p", { class: "muted" }, "Dashed: the threshold. Click to seek."))),
     el("div", { class: "grid" },
-      bar ? el("section", { class: "panel" }, el("h2", {}, "Hazard loop"), bar) : null,
+      bar || loop ? el("section", { class: "panel" }, el("h2", {}, "Hazard loop"), bar,
+        loop ? facts([["Assignee", loop.assignee], ["Due", loop.due && when(loop.due)],
+          ["Overdue", loop.overdue ? el("b", { style: "color:var(--bad)" }, "yes") : null],
+          ["Reported by", loop.reporter], ["Report", loop.description]]) : null,
+        loop && loop.after.length ? el("div", { class: "pair" },
+          el("figure", {}, el("img", { src: loop.before_url || e.snapshot_url, alt: "before" }), el("figcaption", {}, "Before")),
+          el("figure", {}, el("img", { src: loop.after[loop.after.length - 1].url, alt: "after" }), el("figcaption", {}, "After"))) : null) : null,
       el("section", { class: "panel" }, el("h2", {}, "What happened"), facts([
         ["When", when(e.start_time)],
         ["Lasted", duration((new Date(e.end_time) - new Date(e.start_time)) / 1000)],
@@ -173,8 +181,8 @@ export async function eventPage(view, ctx, id) {
     if (ev.target.closest("input, select, textarea, dialog") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "j") go(1);
     else if (ev.key === "k") go(-1);
-    else if (ev.key === "a") runAction(e, "acknowledge", ctx, reload);
-    else if (ev.key === "d") runAction(e, "dismiss", ctx, reload);
+    else if (ev.key === "a") runAction(e, "acknowledge", ctx, reload, loop);
+    else if (ev.key === "d") runAction(e, "dismiss", ctx, reload, loop);
     else return;
     ev.preventDefault();
   };

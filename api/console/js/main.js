@@ -50,7 +50,7 @@ function connect() {
 }
 
 async function acknowledgeFromAlarm(event) {
-  if (!actionsFor(event, ctx.user.role).some((a) => a.name === "acknowledge")) return;
+  if (!actionsFor(event, ctx.user).some((a) => a.name === "acknowledge")) return;
   try {
     await move(event, "acknowledge");
     toast(`Acknowledged ${event.rule} on ${event.camera}`);

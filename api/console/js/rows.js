@@ -10,7 +10,10 @@ export function eventRow(e, { fresh = false } = {}) {
   thumb,
   el("div", { class: "what" },
     el("b", {}, label(e.rule)),
-    el("span", {}, `${e.camera}${e.zone ? ` · ${e.zone}` : ""} · ${Math.round(e.peak_confidence * 100)}%`),
-    el("span", {}, when(e.start_time), e.state === "open" ? " · ongoing" : "")),
+    el("span", {}, `${e.camera}${e.zone ? ` · ${e.zone}` : ""}`,
+      e.peak_confidence != null ? ` · ${Math.round(e.peak_confidence * 100)}%` : "",
+      e.assignee ? ` · ${e.assignee}` : ""),
+    el("span", {}, e.start_time ? when(e.start_time) : "", e.state === "open" ? " · ongoing" : "",
+      e.due ? ` due ${when(e.due)}` : "")),
   el("div", { class: "side" }, severity(e.severity), status(e.status)));
 }
