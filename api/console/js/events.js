@@ -58,10 +58,13 @@ export async function events(view, ctx) {
   const rows = () => [...list.querySelectorAll(".row")];
   ctx.list = [];
 
+  let ticket = 0; // a newer filter's answer wins over an older one still on its way
   async function load(reset) {
-    if (reset) { cursor = null; list.replaceChildren(); ctx.list = []; selected = -1; }
+    const mine = ++ticket;
     const params = { ...toApi(filters), limit: PAGE, cursor: reset ? undefined : cursor };
     const page = await api.get("/events", params);
+    if (mine !== ticket) return;
+    if (reset) { list.replaceChildren(); ctx.list = []; selected = -1; }
     cursor = page.next_cursor;
     ctx.list.push(...page.events);
     list.append(...page.events.map((e) => eventRow(e)));
