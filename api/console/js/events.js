@@ -81,6 +81,7 @@ export async function events(view, ctx) {
     filters = Object.fromEntries([...new FormData(form)].filter(([, v]) => v));
     const q = new URLSearchParams(filters).toString();
     history.replaceState(null, "", `#/events${q ? `?${q}` : ""}`);
+    cursor = null; // no "older" page of the old filter meanwhile
     load(true);
   });
   form.addEventListener("submit", (e) => e.preventDefault());
