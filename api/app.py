@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -50,6 +51,7 @@ from .security import SessionSigner
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+CONSOLE_DIR = Path(__file__).parent / "console"  # the web console: static HTML, CSS, JS modules
 
 
 def _version() -> str:
@@ -119,6 +121,8 @@ def create_app(
 
     app.include_router(api)
     app.include_router(system.router)
+    app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
+    app.get("/", include_in_schema=False)(lambda: RedirectResponse("/console/"))
     app.openapi = lambda: _described(app)  # type: ignore[method-assign]
     return app
 

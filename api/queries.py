@@ -139,6 +139,18 @@ class EventQueries:
         last = events[-1] if events else None
         return EventPage(events, encode_cursor(last.start_wall, last.id) if more and last else None)
 
+    def latest_snapshot(self, f: EventFilter) -> EventRecord | None:
+        """The newest event matching ``f`` that has a snapshot (a camera's latest picture)."""
+        query = (
+            select(EventRow)
+            .where(*f.conditions(), EventRow.snapshot_path.is_not(None))
+            .order_by(EventRow.start_wall.desc(), EventRow.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.scalars(query).first()
+        return None if row is None else event_record(row)
+
     def counts(self, f: EventFilter, utc_offset_minutes: int = 0) -> Counts:
         """How many events match, grouped four ways; days are local to the UTC offset."""
         where = f.conditions()

@@ -6,11 +6,14 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
+from fastapi.responses import FileResponse
 
 from vigil.streams.health import is_stale
 
 from ..accounts import CAMERA_ID_PATTERN
 from ..deps import Authenticated, Svc
+from ..media import media_file
+from ..queries import EventFilter
 from ..schemas import CameraOut, Problem
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -27,18 +30,46 @@ def list_cameras(svc: Svc, principal: Authenticated) -> list[CameraOut]:
     ]
 
 
+CameraIdPath = Annotated[str, Path(pattern=CAMERA_ID_PATTERN, description="camera id")]
+
+
 @router.get(
     "/{camera_id}",
     summary="One camera's health",
     response_model=CameraOut,
     responses={404: {"model": Problem, "description": "no such camera (or not one of yours)"}},
 )
-def get_camera(
-    camera_id: Annotated[str, Path(pattern=CAMERA_ID_PATTERN, description="camera id")],
-    svc: Svc,
-    principal: Authenticated,
-) -> CameraOut:
+def get_camera(camera_id: CameraIdPath, svc: Svc, principal: Authenticated) -> CameraOut:
     for h in svc.store.camera_health():
         if h.camera == camera_id and principal.can_see(camera_id):
             return CameraOut.of(h, is_stale(h, time.time()))
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+
+
+@router.head("/{camera_id}/snapshot", include_in_schema=False)
+@router.get(
+    "/{camera_id}/snapshot",
+    summary="The camera's latest picture",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "JPEG"},
+        404: {"model": Problem, "description": "no picture yet (or not one of your cameras)"},
+    },
+)
+def camera_snapshot(camera_id: CameraIdPath, svc: Svc, principal: Authenticated) -> FileResponse:
+    """The snapshot of the camera's newest event that has one: what the console's camera
+    tiles show (the worker stores no frames between events)."""
+    record = None
+    if principal.can_see(camera_id):
+        record = svc.queries.latest_snapshot(
+            EventFilter(cameras=[camera_id], allowed=principal.cameras)
+        )
+    path = media_file(svc.media_root, record.snapshot_path) if record else None
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no picture of camera {camera_id} yet")
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, no-cache", "X-Vigil-Event": record.id},
+        content_disposition_type="inline",
+    )

@@ -509,6 +509,30 @@ def test_cameras_show_live_health_with_the_stale_flag(api) -> None:
         assert c.get(f"{API}/cameras/nope").status_code == 404
 
 
+def test_a_camera_picture_is_its_newest_event_snapshot_within_camera_limits(
+    api, videos: Path
+) -> None:
+    older = event_with_media(
+        api.store, api.data_dir, videos / "fall_01.mp4", violation("yard", "fall", T0)
+    )
+    newest = violation("yard", "fall", T0 + 60)
+    newer = event_with_media(api.store, api.data_dir, videos / "fire_01.mp4", newest)
+    stored(api.store, violation("yard", "fall", T0 + 120), ended=False)  # open: no snapshot yet
+    event_with_media(
+        api.store, api.data_dir, videos / "fall_01.mp4", violation("gate-3", "fall", T0)
+    )
+    with api.client("viewer") as c:
+        r = c.get(f"{API}/cameras/yard/snapshot")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert r.content == newer.snapshot_path.read_bytes() != older.snapshot_path.read_bytes()
+        assert r.headers["x-vigil-event"] == newest.id
+        assert c.get(f"{API}/cameras/nowhere/snapshot").status_code == 404
+    with api.client("gate-only") as c:
+        assert c.get(f"{API}/cameras/gate-3/snapshot").status_code == 200
+        hidden = c.get(f"{API}/cameras/yard/snapshot")
+        assert hidden.status_code == 404 and "yard" in hidden.json()["detail"]
+
+
 def test_stats_count_by_rule_camera_zone_and_day(api) -> None:
     day = 86400
     for camera, rule, zone, start in [
