@@ -34,6 +34,7 @@ from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
 from vigil.events.alerts import build_dispatcher
 from vigil.events.live import LiveEvidenceWriter
+from vigil.events.loop.worker import LoopWorker
 from vigil.events.recovery import recover
 from vigil.events.rules import build_rules
 from vigil.events.store.store import EventStore
@@ -104,6 +105,7 @@ class SiteRunner:
         self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._cameras: list[AnalysedCamera] = []
+        self._loop: LoopWorker | None = None
         _set_torch_threads(site.inference.threads)
 
     def analysed_counts(self) -> dict[str, int]:
@@ -145,6 +147,7 @@ class SiteRunner:
         )
         if self._alerts is not None:
             self._alerts.start()
+        loop = self._loop_worker()
         writer.start()
         supervisor.start()
         service.start()
@@ -158,6 +161,7 @@ class SiteRunner:
                     log.info("every camera's source has ended")
                     break
         finally:
+            self._loop = loop
             self._shutdown(service, supervisor, writer, cameras)
         return RunSummary(
             seconds=time.monotonic() - began,
@@ -216,9 +220,21 @@ class SiteRunner:
         for camera in cameras:
             camera.reader.health.stopped()
         supervisor.tick(force=True)
+        if self._loop is not None:
+            time.sleep(self._loop.poll_interval * 2)  # the events just ended get dispatched
+            self._loop.stop()
         if self._alerts is not None:
             self._alerts.stop(drain=3.0)  # the last changes go out; the rest on the next start
         self.store.dispose()
+
+    def _loop_worker(self) -> LoopWorker | None:
+        """Auto-dispatch and the overdue checker (DESIGN.md, Events), when the site has any."""
+        if not self.site.dispatch and not self.site.escalation:
+            return None
+        wake = self._alerts.wake if self._alerts is not None else None
+        return LoopWorker(
+            self.store, self.site.dispatch, self.site.escalation, on_change=wake
+        ).start()
 
 
 def _set_torch_threads(threads: int) -> None:
