@@ -31,7 +31,7 @@ from .deps import Principal, Services, authenticated
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import BadCursor, EventQueries
-from .routers import auth, cameras, events, stats, stream, system, tokens, users
+from .routers import auth, cameras, events, hazards, stats, stream, system, tokens, users, workflow
 from .security import SessionSigner
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def create_app(store: EventStore, data_dir: Path, config: ApiConfig | None = Non
     _add_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, events, cameras, stats, users, tokens, stream):
+    for module in (auth, events, cameras, stats, users, tokens, stream, workflow, hazards):
         api.include_router(module.router)
 
     @api.get("/openapi.json", include_in_schema=False)

@@ -56,9 +56,13 @@ class _Strict(BaseModel):
 class Target(_Strict):
     """A user or a group (exactly one); as an escalation target also an alert channel."""
 
-    user: str | None = Field(None, pattern=r"^[A-Za-z0-9._@-]{1,64}$")
-    group: str | None = Field(None, pattern=r"^[A-Za-z0-9._@ -]{1,64}$")
-    channel: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    user: str | None = Field(None, pattern=r"^[A-Za-z0-9._@-]{1,64}$", description="a user's name")
+    group: str | None = Field(
+        None, pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="a group's name (users' group)"
+    )
+    channel: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]{1,64}$", description="an alert channel's name"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Target:
