@@ -95,6 +95,7 @@ class EventRow(Base):
         Index(None, "rule"),
         Index(None, "status"),
         Index(None, "start_wall", "id"),  # the API's newest-first keyset pages
+        Index(None, "status", "created_at"),  # the loop worker's queue of new events
     )
 
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("due_at", sa.Double(), nullable=True))
         batch.add_column(sa.Column("photos", sa.JSON(), nullable=True))
     op.create_index("ix_event_audit_to_status_event_id", "event_audit", ["to_status", "event_id"])
+    op.create_index("ix_events_status_created_at", "events", ["status", "created_at"])
     op.create_table(
         "event_loop",
         sa.Column("event_id", sa.String(32), nullable=False),
@@ -64,6 +65,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("photos")
     op.drop_table("event_loop")
+    op.drop_index("ix_events_status_created_at", "events")
     op.drop_index("ix_event_audit_to_status_event_id", "event_audit")
     with op.batch_alter_table("event_audit") as batch:
         batch.drop_column("photos")
