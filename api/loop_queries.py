@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Select, and_, case, func, literal, select
+from sqlalchemy import Engine, Select, case, func, literal, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,13 +37,7 @@ class LoopFigures:
         return None if self.rectified == 0 else self.rectified_on_time / self.rectified
 
 
-def _first(status: str) -> Select:
-    """(event_id, at) of each event's first move to ``status``."""
-    return (
-        select(AuditRow.event_id.label("event_id"), func.min(AuditRow.at).label("at"))
-        .where(AuditRow.to_status == status)
-        .group_by(AuditRow.event_id)
-    )
+MEASURED = ("acknowledged", "assigned", "rectified", "closed")
 
 
 class LoopQueries:
@@ -59,21 +53,7 @@ class LoopQueries:
                 .group_by(EventRow.status)
                 .order_by(EventRow.status)
             ).all()
-            means = [self._mean_to(s, status, where) for status in ("acknowledged", "assigned")]
-            closed = self._mean_to(s, "closed", where)
-            rectified = _first("rectified").subquery()
-            on_time = s.execute(
-                select(
-                    func.count(),
-                    func.coalesce(
-                        func.sum(case((rectified.c.at <= LoopRow.due_at, 1), else_=0)), 0
-                    ),
-                )
-                .select_from(EventRow)
-                .join(rectified, rectified.c.event_id == EventRow.id)
-                .join(LoopRow, LoopRow.event_id == EventRow.id)
-                .where(LoopRow.due_at.is_not(None), *where)
-            ).one()
+            firsts = {row[0]: row for row in s.execute(_firsts(where))}
             overdue = s.scalar(
                 select(func.count())
                 .select_from(EventRow)
@@ -91,24 +71,48 @@ class LoopQueries:
                 .having(func.count() >= repeat_at_least)
                 .order_by(count.desc(), area)
             ).all()
+
+        def mean(status: str) -> float | None:
+            row = firsts.get(status)
+            return None if row is None or row[1] is None else float(row[1])
+
+        rectified = firsts.get("rectified")
         return LoopFigures(
             by_status=[(k, n) for k, n in by_status],
-            rectified=int(on_time[0]),
-            rectified_on_time=int(on_time[1]),
-            mean_to_acknowledge=means[0],
-            mean_to_assign=means[1],
-            mean_to_close=closed,
+            rectified=int(rectified[2]) if rectified else 0,
+            rectified_on_time=int(rectified[3] or 0) if rectified else 0,
+            mean_to_acknowledge=mean("acknowledged"),
+            mean_to_assign=mean("assigned"),
+            mean_to_close=mean("closed"),
             overdue_now=int(overdue or 0),
             repeat_areas=[(k, n) for k, n in repeats],
         )
 
-    @staticmethod
-    def _mean_to(s, status: str, where: list[ColumnElement[bool]]) -> float | None:  # noqa: ANN001
-        first = _first(status).subquery()
-        mean = s.scalar(
-            select(func.avg(first.c.at - EventRow.start_wall))
-            .select_from(EventRow)
-            .join(first, and_(first.c.event_id == EventRow.id))
-            .where(*where)
+
+def _firsts(where: list[ColumnElement[bool]]) -> Select:
+    """Per status: the mean seconds from an event's start to its first move there, how many
+    of those events had a due time, and how many of them got there by it: one pass over the
+    audit's (to_status, event_id, at) index."""
+    first = (
+        select(
+            AuditRow.to_status.label("to_status"),
+            AuditRow.event_id.label("event_id"),
+            func.min(AuditRow.at).label("at"),
         )
-        return None if mean is None else float(mean)
+        .where(AuditRow.to_status.in_(MEASURED))
+        .group_by(AuditRow.to_status, AuditRow.event_id)
+        .subquery()
+    )
+    return (
+        select(
+            first.c.to_status,
+            func.avg(first.c.at - EventRow.start_wall),
+            func.count(LoopRow.due_at),
+            func.sum(case((first.c.at <= LoopRow.due_at, 1), else_=0)),
+        )
+        .select_from(first)
+        .join(EventRow, EventRow.id == first.c.event_id)
+        .outerjoin(LoopRow, LoopRow.event_id == first.c.event_id)
+        .where(*where)
+        .group_by(first.c.to_status)
+    )

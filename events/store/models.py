@@ -131,7 +131,7 @@ class AuditRow(Base):
     due_at: Mapped[float | None]
     photos: Mapped[list[str] | None] = mapped_column(JSON())
 
-    __table_args__ = (Index(None, "event_id"), Index(None, "to_status", "event_id"))
+    __table_args__ = (Index(None, "event_id"), Index(None, "to_status", "event_id", "at"))
 
 
 class CameraHealthRow(Base):

@@ -24,7 +24,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("assignee", sa.String(200), nullable=True))
         batch.add_column(sa.Column("due_at", sa.Double(), nullable=True))
         batch.add_column(sa.Column("photos", sa.JSON(), nullable=True))
-    op.create_index("ix_event_audit_to_status_event_id", "event_audit", ["to_status", "event_id"])
+    op.create_index(
+        "ix_event_audit_to_status_event_id_at", "event_audit", ["to_status", "event_id", "at"]
+    )
     op.create_index("ix_events_status_created_at", "events", ["status", "created_at"])
     op.create_table(
         "event_loop",
@@ -66,7 +68,7 @@ def downgrade() -> None:
     op.drop_table("photos")
     op.drop_table("event_loop")
     op.drop_index("ix_events_status_created_at", "events")
-    op.drop_index("ix_event_audit_to_status_event_id", "event_audit")
+    op.drop_index("ix_event_audit_to_status_event_id_at", "event_audit")
     with op.batch_alter_table("event_audit") as batch:
         batch.drop_column("photos")
         batch.drop_column("due_at")
