@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.events.loop.config import Assignee
-from vigil.events.loop.store import LoopState, Photo
+from vigil.events.loop.store import AWAITING_FIX, LoopState, Photo
 from vigil.events.store import AuditRecord, EventRecord, WorkflowStatus
 
 from .schemas import DayCount, EventOut, KeyCount, at
@@ -134,7 +134,7 @@ class WorkflowOut(_Out):
             allowed=allowed,
             assignee=loop.assignee,
             due=at(loop.due_at),
-            overdue=loop.overdue_at is not None,
+            overdue=loop.overdue_at is not None and e.status.value in AWAITING_FIX,
             overdue_since=at(loop.overdue_at),
             escalation_step=loop.escalation_step,
             reporter=loop.reporter,

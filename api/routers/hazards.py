@@ -24,10 +24,10 @@ from .workflow import (
     UPLOAD_ERRORS,
     Loop,
     LoopStore,
-    _unprocessable,
     photo_bytes,
     read_form,
     stored_photo,
+    unprocessable,
 )
 
 router = APIRouter(prefix="/hazards", tags=["hazards"])
@@ -74,15 +74,15 @@ def _text(form, name: str, pattern: str | None = None, max_length: int = 128) ->
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > max_length:
-        raise _unprocessable(f"{name}: text of at most {max_length} characters")
+        raise unprocessable(f"{name}: text of at most {max_length} characters")
     if pattern is not None and not re.match(pattern, value):
-        raise _unprocessable(f"{name}: {value!r} is not a valid {name}")
+        raise unprocessable(f"{name}: {value!r} is not a valid {name}")
     return value
 
 
 def _where(principal: Principal, camera: str | None, area: str | None) -> tuple[str, str | None]:
     if (camera is None) == (area is None):
-        raise _unprocessable("name either a camera or an area where the hazard is")
+        raise unprocessable("name either a camera or an area where the hazard is")
     place = camera or f"area:{area}"
     if not principal.can_see(place):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"your account cannot report on {place}")
@@ -112,10 +112,10 @@ async def report_hazard(
     )
     description = _text(form, "description", max_length=4000)
     if description is None:
-        raise _unprocessable("description: say what the hazard is")
+        raise unprocessable("description: say what the hazard is")
     severity = _text(form, "severity") or "medium"
     if severity not in SEVERITIES:
-        raise _unprocessable(f"severity: one of {', '.join(SEVERITIES)}")
+        raise unprocessable(f"severity: one of {', '.join(SEVERITIES)}")
     event_id = uuid.uuid4().hex
     photo = stored_photo(
         svc, await photo_bytes(form, limit), event_id, "report", principal.user.name

@@ -98,7 +98,7 @@ def _forbidden(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail)
 
 
-def _unprocessable(detail: str) -> HTTPException:
+def unprocessable(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
@@ -132,7 +132,7 @@ def _checked_photos(loop: LoopStore, event_id: str, ids: list[str]) -> list[str]
     known = {p.id for p in loop.photos(event_id) if p.kind == "after"}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise _unprocessable(f"photo_ids: not 'after' photos of this event: {', '.join(unknown)}")
+        raise unprocessable(f"photo_ids: not 'after' photos of this event: {', '.join(unknown)}")
     return ids
 
 
@@ -140,21 +140,21 @@ def _validated(body: MoveIn, event: EventRecord, loop: LoopStore) -> dict[str, A
     """The move's assignment and photos, or 422 for what the move needs and lacks."""
     target = body.to
     if needs_reason(event.status, target) and not (body.note and body.note.strip()):
-        raise _unprocessable(
+        raise unprocessable(
             f"note: moving to {target.value} from {event.status.value} needs a reason"
         )
     extra: dict[str, Any] = {}
     if target is S.ASSIGNED and event.status is S.ACKNOWLEDGED:
         if body.assignee is None:
-            raise _unprocessable("assignee: a move to assigned needs {user: NAME} or {group: NAME}")
+            raise unprocessable("assignee: a move to assigned needs {user: NAME} or {group: NAME}")
         extra["assignee"] = body.assignee.target
         extra["due_at"] = None if body.due is None else _epoch(body.due)
         extra["notify"] = [body.assignee.target]
     elif body.assignee is not None or body.due is not None:
-        raise _unprocessable("assignee and due go only with a move from acknowledged to assigned")
+        raise unprocessable("assignee and due go only with a move from acknowledged to assigned")
     if target is S.RECTIFIED:
         if not body.photo_ids:
-            raise _unprocessable("photo_ids: a rectification needs at least one 'after' photo")
+            raise unprocessable("photo_ids: a rectification needs at least one 'after' photo")
         extra["photos"] = _checked_photos(loop, event.id, body.photo_ids)
     elif body.photo_ids:
         extra["photos"] = _checked_photos(loop, event.id, body.photo_ids)
@@ -274,21 +274,21 @@ async def read_form(request: Request, limit: int) -> Any:
     except HTTPException:
         raise
     except Exception:  # python-multipart's parse errors
-        raise _unprocessable("the body is not a valid multipart form") from None
+        raise unprocessable("the body is not a valid multipart form") from None
 
 
 async def photo_bytes(form: Any, limit: int) -> bytes:
     """The ``photo`` field's bytes, at most ``limit``."""
     upload = form.get("photo")
     if not isinstance(upload, UploadFile):
-        raise _unprocessable("photo: a file field named 'photo' is required")
+        raise unprocessable("photo: a file field named 'photo' is required")
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"the photo is larger than {limit} bytes"
         )
     if not data:
-        raise _unprocessable("photo: the file is empty")
+        raise unprocessable("photo: the file is empty")
     return data
 
 
