@@ -194,3 +194,29 @@ class LoopStatsOut(_Out):
     repeat_areas: list[KeyCount] = Field(
         description="zones (or cameras, for events without a zone) with 2 or more events"
     )
+
+
+class AssignmentOut(_Out):
+    """An open item and whom it is assigned to."""
+
+    event_id: str = Field(description="the event (or reported hazard)")
+    camera: str = Field(description="its camera (or area:NAME)")
+    rule: str = Field(description="its rule (manual_report for a hazard reported by hand)")
+    severity: str = Field(description="low, medium, high or critical")
+    status: str = Field(description="its workflow status")
+    assignee: str = Field(description="user:NAME or group:NAME")
+    due: datetime | None = Field(description="when the rectification is due")
+    overdue: bool = Field(description="past its due time and not yet rectified")
+
+    @classmethod
+    def of(cls, e: EventRecord, loop: LoopState) -> AssignmentOut:
+        return cls(
+            event_id=e.id,
+            camera=e.camera,
+            rule=e.rule,
+            severity=e.severity,
+            status=e.status.value,
+            assignee=loop.assignee or "",
+            due=at(loop.due_at),
+            overdue=loop.overdue_at is not None and e.status.value in AWAITING_FIX,
+        )

@@ -23,7 +23,7 @@ import weakref
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
@@ -33,7 +33,7 @@ from vigil.events.store.store import StaleStatus
 from vigil.events.store.workflow import InvalidTransition, needs_reason
 
 from ..deps import Authenticated, Principal, Svc
-from ..loop_schemas import MoveIn, PhotoOut, WorkflowOut
+from ..loop_schemas import AssignmentOut, MoveIn, PhotoOut, WorkflowOut
 from ..media import media_file
 from ..photos import NotAnImage, save_photo
 from ..schemas import Problem
@@ -359,3 +359,23 @@ def get_photo(photo_id: PhotoId, svc: Svc, principal: Authenticated, loop: Loop)
     return FileResponse(
         path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
     )
+
+
+@router.get("/assignments", summary="Open assigned items", response_model=list[AssignmentOut])
+def assignments(
+    svc: Svc,
+    principal: Authenticated,
+    loop: Loop,
+    mine: Annotated[bool, Query(description="only items assigned to me or to my group")] = False,
+    overdue: Annotated[bool, Query(description="only items flagged overdue")] = False,
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 200,
+) -> list[AssignmentOut]:
+    """Items not yet closed or dismissed that have an assignee, soonest due first: a
+    rectifier's work list (``mine=true``), or the overdue board (``overdue=true``)."""
+    who = None
+    if mine:
+        who = [f"user:{principal.user.name}"]
+        if principal.user.group is not None:
+            who.append(f"group:{principal.user.group}")
+    items = loop.assignments(who, overdue, principal.cameras, limit)
+    return [AssignmentOut.of(e, state) for e, state in items]

@@ -26,6 +26,7 @@ from vigil.events.store.workflow import WorkflowStatus
 from .config import DispatchRule, EscalationStep, first_rule
 
 AUTO_DISPATCH = "auto-dispatch"  # the actor of the moves auto-dispatch makes
+FINAL_STATUSES = (WorkflowStatus.CLOSED.value, WorkflowStatus.DISMISSED.value)
 # Statuses in which an item still waits for its rectification: its due time counts.
 AWAITING_FIX = (
     WorkflowStatus.NEW.value,
@@ -89,16 +90,7 @@ class LoopStore:
     def state(self, event_id: str) -> LoopState:
         with self._sessions() as s:
             row = s.get(LoopRow, event_id)
-        if row is None:
-            return LoopState()
-        return LoopState(
-            row.assignee,
-            row.due_at,
-            row.overdue_at,
-            row.escalation_step,
-            row.reporter,
-            row.description,
-        )
+        return LoopState() if row is None else _state(row)
 
     def photos(self, event_id: str) -> list[Photo]:
         query = select(PhotoRow).where(PhotoRow.event_id == event_id).order_by(PhotoRow.created_at)
@@ -137,6 +129,30 @@ class LoopStore:
                 Overdue(r.event_id, severity, r.due_at, r.overdue_at, r.escalation_step)
                 for r, severity in s.execute(query)
             ]
+
+    def assignments(
+        self,
+        assignees: Sequence[str] | None = None,
+        overdue_only: bool = False,
+        cameras: Sequence[str] | None = None,
+        limit: int = 200,
+    ) -> list[tuple[EventRecord, LoopState]]:
+        """Open items with an assignee (of ``assignees``, when given), soonest due first."""
+        query = (
+            select(EventRow, LoopRow)
+            .join(LoopRow, LoopRow.event_id == EventRow.id)
+            .where(LoopRow.assignee.is_not(None), EventRow.status.not_in(FINAL_STATUSES))
+            .order_by(LoopRow.due_at.is_(None), LoopRow.due_at, EventRow.id)
+            .limit(limit)
+        )
+        if assignees is not None:
+            query = query.where(LoopRow.assignee.in_(list(assignees)))
+        if overdue_only:
+            query = query.where(LoopRow.overdue_at.is_not(None), EventRow.status.in_(AWAITING_FIX))
+        if cameras is not None:
+            query = query.where(EventRow.camera.in_(list(cameras)))
+        with self._sessions() as s:
+            return [(event_record(e), _state(r)) for e, r in s.execute(query)]
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -246,6 +262,17 @@ class LoopStore:
     def add_photo(self, photo: Photo) -> None:
         with self._sessions.begin() as s:
             s.add(PhotoRow(**_photo_fields(photo)))
+
+
+def _state(row: LoopRow) -> LoopState:
+    return LoopState(
+        row.assignee,
+        row.due_at,
+        row.overdue_at,
+        row.escalation_step,
+        row.reporter,
+        row.description,
+    )
 
 
 def _photo_fields(p: Photo) -> dict[str, object]:

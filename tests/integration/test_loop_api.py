@@ -191,7 +191,13 @@ def test_a_phone_report_goes_through_to_closed_with_a_failed_verification(api, v
     def upload(client, content: bytes, name: str = "after.jpg"):
         return client.post(f"{API}/events/{hid}/photos", files={"photo": (name, content)})
 
+    with api.client("outsider") as outsider:  # another group's work list
+        assert outsider.get(f"{API}/assignments", params={"mine": True}).json() == []
     with api.client("fixer2") as fixer:  # in the group, not the reporter
+        work = fixer.get(f"{API}/assignments", params={"mine": True}).json()
+        assert [(w["event_id"], w["assignee"], w["overdue"]) for w in work] == [
+            (hid, "group:maint", False)
+        ]
         assert upload(fixer, b"not an image at all").status_code == 415
         assert upload(fixer, photo[: len(photo) // 3]).status_code == 422  # truncated JPEG
         assert upload(fixer, b"\xff\xd8\xff" + bytes(400_000)).status_code == 413
