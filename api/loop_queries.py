@@ -1,6 +1,7 @@
 """The hazard loop's figures (``GET /api/v1/stats/loop``): times to acknowledge, assign and
-close, on-time rectification, overdue items, repeat violations per area. Each is one
-aggregate query over the events and their audit rows, so they stay quick at 100k events.
+close, on-time rectification, overdue items, repeat violations per area. They come from the
+milestones the store keeps beside the audit (``event_loop``: first acknowledged, assigned,
+rectified, closed; due time; awaiting fix), in one pass over the events in range.
 
 >>> from vigil.events.store import EventStore
 >>> LoopQueries(EventStore("sqlite://").engine).figures(EventFilter(), now=0.0).overdue_now
@@ -11,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Select, case, func, literal, select
+from sqlalchemy import Engine, case, func, literal, select
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
 
-from vigil.events.loop.store import AWAITING_FIX
-from vigil.events.store.models import AuditRow, EventRow, LoopRow
+from vigil.events.store.models import EventRow, LoopRow
 
 from .queries import EventFilter
 
@@ -37,7 +36,7 @@ class LoopFigures:
         return None if self.rectified == 0 else self.rectified_on_time / self.rectified
 
 
-MEASURED = ("acknowledged", "assigned", "rectified", "closed")
+MEASURED = ("acknowledged", "assigned", "closed")  # mean seconds from start to the first
 
 
 class LoopQueries:
@@ -53,13 +52,30 @@ class LoopQueries:
                 .group_by(EventRow.status)
                 .order_by(EventRow.status)
             ).all()
-            firsts = {row[0]: row for row in s.execute(_firsts(where))}
-            overdue = s.scalar(
-                select(func.count())
+            times = s.execute(
+                select(
+                    *(
+                        func.avg(getattr(LoopRow, f"{m}_at") - EventRow.start_wall)
+                        for m in MEASURED
+                    ),
+                    func.count(case((LoopRow.due_at.is_not(None), LoopRow.rectified_at))),
+                    func.coalesce(
+                        func.sum(case((LoopRow.rectified_at <= LoopRow.due_at, 1), else_=0)), 0
+                    ),
+                    func.coalesce(
+                        func.sum(
+                            case(
+                                (LoopRow.awaiting_fix.is_(True) & (LoopRow.due_at < now), 1),
+                                else_=0,
+                            )
+                        ),
+                        0,
+                    ),
+                )
                 .select_from(EventRow)
                 .join(LoopRow, LoopRow.event_id == EventRow.id)
-                .where(LoopRow.due_at < now, EventRow.status.in_(AWAITING_FIX), *where)
-            )
+                .where(*where)
+            ).one()
             area = func.coalesce(
                 literal("zone:") + EventRow.zone, literal("camera:") + EventRow.camera
             ).label("area")
@@ -72,47 +88,16 @@ class LoopQueries:
                 .order_by(count.desc(), area)
             ).all()
 
-        def mean(status: str) -> float | None:
-            row = firsts.get(status)
-            return None if row is None or row[1] is None else float(row[1])
+        def mean(value: float | None) -> float | None:
+            return None if value is None else float(value)
 
-        rectified = firsts.get("rectified")
         return LoopFigures(
             by_status=[(k, n) for k, n in by_status],
-            rectified=int(rectified[2]) if rectified else 0,
-            rectified_on_time=int(rectified[3] or 0) if rectified else 0,
-            mean_to_acknowledge=mean("acknowledged"),
-            mean_to_assign=mean("assigned"),
-            mean_to_close=mean("closed"),
-            overdue_now=int(overdue or 0),
+            rectified=int(times[3] or 0),
+            rectified_on_time=int(times[4] or 0),
+            mean_to_acknowledge=mean(times[0]),
+            mean_to_assign=mean(times[1]),
+            mean_to_close=mean(times[2]),
+            overdue_now=int(times[5] or 0),
             repeat_areas=[(k, n) for k, n in repeats],
         )
-
-
-def _firsts(where: list[ColumnElement[bool]]) -> Select:
-    """Per status: the mean seconds from an event's start to its first move there, how many
-    of those events had a due time, and how many of them got there by it: one pass over the
-    audit's (to_status, event_id, at) index."""
-    first = (
-        select(
-            AuditRow.to_status.label("to_status"),
-            AuditRow.event_id.label("event_id"),
-            func.min(AuditRow.at).label("at"),
-        )
-        .where(AuditRow.to_status.in_(MEASURED))
-        .group_by(AuditRow.to_status, AuditRow.event_id)
-        .subquery()
-    )
-    return (
-        select(
-            first.c.to_status,
-            func.avg(first.c.at - EventRow.start_wall),
-            func.count(LoopRow.due_at),
-            func.sum(case((first.c.at <= LoopRow.due_at, 1), else_=0)),
-        )
-        .select_from(first)
-        .join(EventRow, EventRow.id == first.c.event_id)
-        .outerjoin(LoopRow, LoopRow.event_id == first.c.event_id)
-        .where(*where)
-        .group_by(first.c.to_status)
-    )

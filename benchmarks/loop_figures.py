@@ -94,8 +94,11 @@ def seed_loop(store: EventStore, n: int, seed: int = 11) -> None:
                 depth = rng.choice([0, 1, 2, 2, 3, 4, 5, 5])
                 e["status"] = PATH[depth]
                 t = e["start_wall"]
+                milestones = {}
                 for k in range(1, depth + 1):
                     t += rng.expovariate(1 / 3600)
+                    if PATH[k] != "verified":
+                        milestones[f"{PATH[k]}_at"] = t
                     audit.append(
                         {
                             "event_id": e["id"],
@@ -106,15 +109,23 @@ def seed_loop(store: EventStore, n: int, seed: int = 11) -> None:
                             "note": None,
                         }
                     )
-                if depth >= 2:
+                if depth >= 1:
                     loops.append(
                         {
                             "event_id": e["id"],
-                            "assignee": "user:fixer",
-                            "due_at": e["start_wall"] + 86400,
-                            "escalation_step": 0,
+                            "assignee": "user:fixer" if depth >= 2 else None,
+                            "due_at": e["start_wall"] + 86400 if depth >= 2 else None,
+                            # overdue items already flagged and escalated: the steady state
+                            "escalation_step": 2 if depth == 2 else 0,
+                            "overdue_at": e["start_wall"] + 86400 if depth == 2 else None,
                             "dispatched": True,
                             "updated_at": t,
+                            "awaiting_fix": depth == 2,
+                            "acknowledged_at": None,
+                            "assigned_at": None,
+                            "rectified_at": None,
+                            "closed_at": None,
+                            **milestones,
                         }
                     )
             conn.execute(insert(EventRow), batch)
@@ -148,7 +159,7 @@ def stats_times(url: str, n: int, repeat: int) -> dict[str, tuple[float, float]]
         queue = LoopStore(store)
         for name, poll in (
             ("worker: new events to dispatch", lambda: queue.undispatched(time.time() - 3600)),
-            ("worker: overdue items (first 500)", lambda: queue.overdue(time.time())),
+            ("worker: overdue items to flag", lambda: queue.overdue(time.time(), steps=2)),
         ):
             times = []
             for _ in range(repeat + 1):
@@ -179,7 +190,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
             for name, (median, worst) in stats_times(url, args.events, args.repeat).items():
                 print(
-                    f"{kind}: loop stats over {args.events} events, {name}: "
+                    f"{kind}: over {args.events} events, {name}: "
                     f"median {median * 1000:.0f} ms, max {worst * 1000:.0f} ms"
                 )
 

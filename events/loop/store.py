@@ -15,12 +15,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.events.store.models import EventRow, LoopRow, PhotoRow
 from vigil.events.store.records import EventRecord
 from vigil.events.store.store import EventStore, EventWriter, event_record
+from vigil.events.store.workflow import AWAITING_FIX as AWAITING
 from vigil.events.store.workflow import WorkflowStatus
 
 from .config import DispatchRule, EscalationStep, first_rule
@@ -28,11 +29,7 @@ from .config import DispatchRule, EscalationStep, first_rule
 AUTO_DISPATCH = "auto-dispatch"  # the actor of the moves auto-dispatch makes
 FINAL_STATUSES = (WorkflowStatus.CLOSED.value, WorkflowStatus.DISMISSED.value)
 # Statuses in which an item still waits for its rectification: its due time counts.
-AWAITING_FIX = (
-    WorkflowStatus.NEW.value,
-    WorkflowStatus.ACKNOWLEDGED.value,
-    WorkflowStatus.ASSIGNED.value,
-)
+AWAITING_FIX = tuple(sorted(s.value for s in AWAITING))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +112,15 @@ class LoopStore:
         with self._sessions() as s:
             return [event_record(r) for r in s.scalars(query)]
 
-    def overdue(self, now: float, limit: int = 500) -> list[Overdue]:
-        """Items awaiting their fix past their due time, oldest due first."""
+    def overdue(self, now: float, steps: int = 0, limit: int = 500) -> list[Overdue]:
+        """Items awaiting their fix past their due time that are not flagged yet or have
+        escalation steps left (fewer than ``steps`` notified), oldest due first. Items done
+        with are not read again: the checker's poll stays small however long the history."""
         query = (
             select(LoopRow, EventRow.severity)
             .join(EventRow, EventRow.id == LoopRow.event_id)
-            .where(LoopRow.due_at < now, EventRow.status.in_(AWAITING_FIX))
+            .where(LoopRow.awaiting_fix.is_(True), LoopRow.due_at < now)
+            .where(or_(LoopRow.overdue_at.is_(None), LoopRow.escalation_step < steps))
             .order_by(LoopRow.due_at)
             .limit(limit)
         )
@@ -148,7 +148,7 @@ class LoopStore:
         if assignees is not None:
             query = query.where(LoopRow.assignee.in_(list(assignees)))
         if overdue_only:
-            query = query.where(LoopRow.overdue_at.is_not(None), EventRow.status.in_(AWAITING_FIX))
+            query = query.where(LoopRow.overdue_at.is_not(None), LoopRow.awaiting_fix.is_(True))
         if cameras is not None:
             query = query.where(EventRow.camera.in_(list(cameras)))
         with self._sessions() as s:

@@ -124,7 +124,8 @@ class LoopWorker:
         """Flag and escalate every item past its due time; returns the notifications."""
         sent = 0
         now = time.time()
-        for item in self.loop.overdue(now):
+        steps = max((len(ladder) for ladder in self.escalation.values()), default=0)
+        for item in self.loop.overdue(now, steps):
             ladder = self.escalation.get(item.severity, [])
             notified = self.loop.flag_and_escalate(item, ladder, now)
             if notified:

@@ -350,7 +350,9 @@ class LoopRow(Base):
 
     ``assignee`` is ``user:<name>`` or ``group:<name>``. ``overdue_at`` is when the checker
     found it past ``due_at`` (a flag, not a state); ``escalation_step`` counts the escalation
-    steps already notified.
+    steps already notified. ``awaiting_fix``: the event is new, acknowledged or assigned (its
+    due time counts). ``*_at``: the first move to acknowledged, assigned, rectified and closed
+    (epoch s), kept beside the audit so the loop's stats need no pass over it.
     """
 
     __tablename__ = "event_loop"
@@ -364,8 +366,13 @@ class LoopRow(Base):
     reporter: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[float]
+    awaiting_fix: Mapped[bool] = mapped_column(Boolean, server_default="1", default=True)
+    acknowledged_at: Mapped[float | None]
+    assigned_at: Mapped[float | None]
+    rectified_at: Mapped[float | None]
+    closed_at: Mapped[float | None]
 
-    __table_args__ = (Index(None, "due_at"), Index(None, "assignee"))
+    __table_args__ = (Index(None, "awaiting_fix", "due_at"), Index(None, "assignee"))
 
 
 class PhotoRow(Base):

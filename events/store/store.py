@@ -58,7 +58,7 @@ from .models import (
     TimelineRow,
 )
 from .records import AuditRecord, EventRecord, GapRecord, LifecycleState, OutboxRecord
-from .workflow import WorkflowStatus, check_transition
+from .workflow import AWAITING_FIX, MILESTONES, WorkflowStatus, check_transition
 
 if TYPE_CHECKING:
     from vigil.events.evidence import Evidence
@@ -552,8 +552,7 @@ class EventWriter:
                 photos=list(photos) or None,
             )
         )
-        if assignee is not None:
-            self._assign(event_id, assignee, due_at, now)
+        self._track(event_id, target, assignee, due_at, now)
         self._session.flush()
         self._session.refresh(row)
         before = dataclasses.replace(_record(row), status=source)
@@ -573,13 +572,27 @@ class EventWriter:
         record = _record(row)
         self._outbox("status", record, row, notify=sorted(set(notify)), **extra)
 
-    def _assign(self, event_id: str, assignee: str, due_at: float | None, now: float) -> None:
+    def _track(
+        self,
+        event_id: str,
+        target: WorkflowStatus,
+        assignee: str | None,
+        due_at: float | None,
+        now: float,
+    ) -> None:
+        """The event's hazard-loop row after a move: assignment, whether it awaits its fix,
+        the first time it reached a milestone."""
         loop = self._session.get(LoopRow, event_id)
         if loop is None:
             loop = LoopRow(event_id=event_id, escalation_step=0, dispatched=False)
             self._session.add(loop)
-        loop.assignee, loop.due_at, loop.updated_at = assignee, due_at, now
-        loop.overdue_at, loop.escalation_step = None, 0
+        loop.updated_at = now
+        loop.awaiting_fix = target in AWAITING_FIX
+        if target in MILESTONES and getattr(loop, f"{target.value}_at") is None:
+            setattr(loop, f"{target.value}_at", now)
+        if assignee is not None:
+            loop.assignee, loop.due_at = assignee, due_at
+            loop.overdue_at, loop.escalation_step = None, 0
 
     def _outbox(self, kind: str, before: EventRecord | None, row: EventRow, **extra: Any) -> None:
         """The outbox row of this change, in this same transaction (DESIGN.md, Alerts)."""

@@ -39,6 +39,19 @@ _FORWARD: dict[WorkflowStatus, WorkflowStatus] = {
 }
 
 FINAL: frozenset[WorkflowStatus] = frozenset({WorkflowStatus.CLOSED, WorkflowStatus.DISMISSED})
+# Not yet rectified (nor dismissed): an assignment's due time counts.
+AWAITING_FIX: frozenset[WorkflowStatus] = frozenset(
+    {WorkflowStatus.NEW, WorkflowStatus.ACKNOWLEDGED, WorkflowStatus.ASSIGNED}
+)
+# The first move to each of these is kept as a milestone (event_loop.<status>_at).
+MILESTONES: frozenset[WorkflowStatus] = frozenset(
+    {
+        WorkflowStatus.ACKNOWLEDGED,
+        WorkflowStatus.ASSIGNED,
+        WorkflowStatus.RECTIFIED,
+        WorkflowStatus.CLOSED,
+    }
+)
 
 
 # A failed verification: the rectification did not hold, back to the assignee.

@@ -15,7 +15,7 @@ from loophelpers import add_loop_users, jpeg_of, put_in_status
 from sqlalchemy import func, select
 
 from vigil.events.loop.store import LoopStore, Photo
-from vigil.events.store.models import AuditRow, OutboxRow
+from vigil.events.store.models import AuditRow, LoopRow, OutboxRow
 
 API = "/api/v1"
 STATUSES = ["new", "acknowledged", "assigned", "rectified", "verified", "closed", "dismissed"]
@@ -298,6 +298,12 @@ def seed_history(api) -> dict:
                     .where(AuditRow.event_id == v.id, AuditRow.to_status == to)
                     .values(at=v.start_wall + after)
                 )
+                if to != "verified":  # the milestones the store keeps beside the audit
+                    conn.execute(
+                        LoopRow.__table__.update()
+                        .where(LoopRow.event_id == v.id)
+                        .values({f"{to}_at": v.start_wall + after})
+                    )
     return {"events": events}
 
 

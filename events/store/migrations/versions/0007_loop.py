@@ -39,10 +39,15 @@ def upgrade() -> None:
         sa.Column("reporter", sa.String(64), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.Double(), nullable=False),
+        sa.Column("awaiting_fix", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("acknowledged_at", sa.Double(), nullable=True),
+        sa.Column("assigned_at", sa.Double(), nullable=True),
+        sa.Column("rectified_at", sa.Double(), nullable=True),
+        sa.Column("closed_at", sa.Double(), nullable=True),
         sa.ForeignKeyConstraint(["event_id"], ["events.id"], name="fk_event_loop_event_id_events"),
         sa.PrimaryKeyConstraint("event_id", name="pk_event_loop"),
     )
-    op.create_index("ix_event_loop_due_at", "event_loop", ["due_at"])
+    op.create_index("ix_event_loop_awaiting_fix_due_at", "event_loop", ["awaiting_fix", "due_at"])
     op.create_index("ix_event_loop_assignee", "event_loop", ["assignee"])
     op.create_table(
         "photos",
