@@ -37,7 +37,7 @@ from ..loop_schemas import AssignmentOut, MoveIn, PhotoOut, WorkflowOut
 from ..media import media_file
 from ..photos import NotAnImage, save_photo
 from ..schemas import Problem
-from .events import EventId, visible_event
+from .events import EventId, epoch, visible_event
 
 router = APIRouter(tags=["workflow"])
 
@@ -148,7 +148,7 @@ def _validated(body: MoveIn, event: EventRecord, loop: LoopStore) -> dict[str, A
         if body.assignee is None:
             raise unprocessable("assignee: a move to assigned needs {user: NAME} or {group: NAME}")
         extra["assignee"] = body.assignee.target
-        extra["due_at"] = None if body.due is None else _epoch(body.due)
+        extra["due_at"] = epoch(body.due)
         extra["notify"] = [body.assignee.target]
     elif body.assignee is not None or body.due is not None:
         raise unprocessable("assignee and due go only with a move from acknowledged to assigned")
@@ -159,14 +159,6 @@ def _validated(body: MoveIn, event: EventRecord, loop: LoopStore) -> dict[str, A
     elif body.photo_ids:
         extra["photos"] = _checked_photos(loop, event.id, body.photo_ids)
     return extra
-
-
-def _epoch(moment: Any) -> float:
-    from .events import epoch
-
-    value = epoch(moment)
-    assert value is not None
-    return value
 
 
 def _view(svc: Svc, loop: LoopStore, event: EventRecord) -> WorkflowOut:
