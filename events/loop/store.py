@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.events.store.models import EventRow, LoopRow, PhotoRow
@@ -120,7 +120,8 @@ class LoopStore:
             select(LoopRow, EventRow.severity)
             .join(EventRow, EventRow.id == LoopRow.event_id)
             .where(LoopRow.awaiting_fix.is_(True), LoopRow.due_at < now)
-            .where(or_(LoopRow.overdue_at.is_(None), LoopRow.escalation_step < steps))
+            # Unflagged items have notified no step: with a ladder, "steps left" covers both.
+            .where(LoopRow.escalation_step < steps if steps else LoopRow.overdue_at.is_(None))
             .order_by(LoopRow.due_at)
             .limit(limit)
         )

@@ -372,7 +372,10 @@ class LoopRow(Base):
     rectified_at: Mapped[float | None]
     closed_at: Mapped[float | None]
 
-    __table_args__ = (Index(None, "awaiting_fix", "due_at"), Index(None, "assignee"))
+    __table_args__ = (
+        Index(None, "awaiting_fix", "escalation_step", "due_at"),
+        Index(None, "assignee"),
+    )
 
 
 class PhotoRow(Base):

@@ -47,7 +47,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["event_id"], ["events.id"], name="fk_event_loop_event_id_events"),
         sa.PrimaryKeyConstraint("event_id", name="pk_event_loop"),
     )
-    op.create_index("ix_event_loop_awaiting_fix_due_at", "event_loop", ["awaiting_fix", "due_at"])
+    op.create_index(
+        "ix_event_loop_awaiting_fix_escalation_step_due_at",
+        "event_loop",
+        ["awaiting_fix", "escalation_step", "due_at"],
+    )
     op.create_index("ix_event_loop_assignee", "event_loop", ["assignee"])
     op.create_table(
         "photos",
