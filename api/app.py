@@ -38,6 +38,7 @@ from .routers import (
     auth,
     cameras,
     events,
+    hazards,
     push,
     recordings,
     stats,
@@ -45,6 +46,7 @@ from .routers import (
     system,
     tokens,
     users,
+    workflow,
 )
 from .security import SessionSigner
 
@@ -110,7 +112,20 @@ def create_app(
     _add_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    routers = (auth, events, cameras, stats, users, tokens, stream, recordings, alert_routes, push)
+    routers = (
+        auth,
+        events,
+        cameras,
+        stats,
+        users,
+        tokens,
+        stream,
+        workflow,
+        hazards,
+        recordings,
+        alert_routes,
+        push,
+    )
     for module in routers:
         api.include_router(module.router)
 

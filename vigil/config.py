@@ -48,6 +48,7 @@ from vigil import VigilError
 from vigil.api.config import ApiConfig
 from vigil.detector.cards import ModelCard, load_cards
 from vigil.events.alerts.config import AlertsConfig
+from vigil.events.loop.config import DispatchRule, EscalationStep, check_escalation
 from vigil.events.rules.params import RulesConfig
 from vigil.events.segments import RecordSettings
 from vigil.events.zones import Zone
@@ -289,6 +290,20 @@ class SiteConfig(_Strict):
     record: RecordConfig = Field(default_factory=RecordConfig)
     alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
     api: ApiConfig = Field(default_factory=ApiConfig, description="`vigil serve`, `run --serve`")
+    dispatch: list[DispatchRule] = Field(
+        default_factory=list,
+        description="auto-dispatch: the first rule whose match takes a new event assigns it "
+        "(DESIGN.md, Events)",
+    )
+    escalation: dict[str, list[EscalationStep]] = Field(
+        default_factory=dict,
+        description="per severity, whom to notify once an item is overdue, step by step",
+    )
+
+    @field_validator("escalation")
+    @classmethod
+    def _ladders(cls, value: dict[str, list[EscalationStep]]) -> dict[str, list[EscalationStep]]:
+        return check_escalation(value)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:

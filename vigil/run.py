@@ -35,6 +35,7 @@ from vigil.config import CameraConfig, ConfigError, SiteConfig
 from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
+from vigil.events.loop.worker import LoopWorker
 from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import build_rules
@@ -109,6 +110,7 @@ class SiteRunner:
         self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._cameras: list[AnalysedCamera] = []
+        self._loop: LoopWorker | None = None
         _set_torch_threads(site.inference.threads)
 
     def analysed_counts(self) -> dict[str, int]:
@@ -154,6 +156,7 @@ class SiteRunner:
         )
         if self._alerts is not None:
             self._alerts.start()
+        loop = self._loop_worker()
         writer.start()
         for part in (recorder, retention):
             if part is not None:
@@ -170,6 +173,7 @@ class SiteRunner:
                     log.info("every camera's source has ended")
                     break
         finally:
+            self._loop = loop
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
         return RunSummary(
             seconds=time.monotonic() - began,
@@ -271,9 +275,21 @@ class SiteRunner:
         for camera in cameras:
             camera.reader.health.stopped()
         supervisor.tick(force=True)
+        if self._loop is not None:
+            time.sleep(self._loop.poll_interval * 2)  # the events just ended get dispatched
+            self._loop.stop()
         if self._alerts is not None:
             self._alerts.stop(drain=3.0)  # the last changes go out; the rest on the next start
         self.store.dispose()
+
+    def _loop_worker(self) -> LoopWorker | None:
+        """Auto-dispatch and the overdue checker (DESIGN.md, Events), when the site has any."""
+        if not self.site.dispatch and not self.site.escalation:
+            return None
+        wake = self._alerts.wake if self._alerts is not None else None
+        return LoopWorker(
+            self.store, self.site.dispatch, self.site.escalation, on_change=wake
+        ).start()
 
 
 def _zones_of(camera: CameraConfig) -> list[Zone]:

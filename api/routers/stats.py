@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from ..deps import Authenticated, Svc
+from ..loop_queries import LoopQueries
+from ..loop_schemas import LoopStatsOut
 from ..queries import EventFilter
 from ..schemas import DayCount, KeyCount, StatsOut, at
 from .events import Cameras, Rules, Since, Until, Zones, epoch
@@ -47,4 +50,52 @@ def stats(
         by_camera=[KeyCount(key=k, count=n) for k, n in counts.by_camera],
         by_zone=[KeyCount(key=k, count=n) for k, n in counts.by_zone],
         by_day=[DayCount(day=d, count=n) for d, n in counts.by_day],
+    )
+
+
+@router.get("/loop", summary="Hazard loop figures", response_model=LoopStatsOut)
+def loop_stats(
+    svc: Svc,
+    principal: Authenticated,
+    since: Since = None,
+    until: Until = None,
+    camera: Cameras = [],  # noqa: B006 (FastAPI copies defaults)
+    rule: Rules = [],  # noqa: B006
+    zone: Zones = [],  # noqa: B006
+    utc_offset_minutes: Annotated[
+        int,
+        Query(ge=-14 * 60, le=14 * 60, description="days are counted at this offset from UTC"),
+    ] = 0,
+) -> LoopStatsOut:
+    """Over the events the caller may see that started in the range: counts by rule, camera,
+    zone, day and status; on-time rectification rate (first rectification at or before the due
+    time); mean seconds from start to first acknowledged, first assigned, closed; items
+    overdue now; areas (zone, else camera) with two or more events (repeat violations)."""
+    f = EventFilter(
+        cameras=camera,
+        rules=rule,
+        zones=zone,
+        since=epoch(since),
+        until=epoch(until),
+        allowed=principal.cameras,
+    )
+    counts = svc.queries.counts(f, utc_offset_minutes)
+    loop = LoopQueries(svc.store.engine).figures(f, now=time.time())
+    return LoopStatsOut(
+        since=at(f.since),
+        until=at(f.until),
+        total=counts.total,
+        by_rule=[KeyCount(key=k, count=n) for k, n in counts.by_rule],
+        by_camera=[KeyCount(key=k, count=n) for k, n in counts.by_camera],
+        by_zone=[KeyCount(key=k, count=n) for k, n in counts.by_zone],
+        by_day=[DayCount(day=d, count=n) for d, n in counts.by_day],
+        by_status=[KeyCount(key=k, count=n) for k, n in loop.by_status],
+        rectified=loop.rectified,
+        rectified_on_time=loop.rectified_on_time,
+        on_time_rate=loop.on_time_rate,
+        mean_seconds_to_acknowledge=loop.mean_to_acknowledge,
+        mean_seconds_to_assign=loop.mean_to_assign,
+        mean_seconds_to_close=loop.mean_to_close,
+        overdue_now=loop.overdue_now,
+        repeat_areas=[KeyCount(key=k, count=n) for k, n in loop.repeat_areas],
     )

@@ -63,6 +63,12 @@ class AlertFilter(_Strict):
     min_severity: Severity | None = Field(
         None, description="the least severity sent: low < medium < high < critical"
     )
+    assignees: list[str] | None = Field(
+        None,
+        description="only changes addressed to these: 'user:<name>', 'group:<name>' or "
+        "'channel:<name>' (a bare name is a user); the hazard loop addresses an assignment to "
+        "its assignee and an escalation to its target. None: every change",
+    )
     changes: list[ChangeType] | None = Field(
         None,
         description="change types sent: new, update, end, status. Default: all for webhook and "
@@ -98,6 +104,15 @@ class AlertFilter(_Strict):
         self._active = [parse_window(w) for w in self.schedule or ()]
         self._quiet = [parse_window(w) for w in self.quiet_hours or ()]
         return self
+
+    @field_validator("assignees")
+    @classmethod
+    def _qualified(cls, names: list[str] | None) -> list[str] | None:
+        if names is None:
+            return None
+        return [
+            n if n.split(":", 1)[0] in ("user", "group", "channel") else f"user:{n}" for n in names
+        ]
 
     def windows(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(active, quiet) windows as (start, end) minutes of the day."""

@@ -49,6 +49,7 @@ class Change:
     severity: str
     subject: str
     at: float  # epoch seconds the change was written
+    notify: tuple[str, ...] = ()  # whom the change is addressed to (hazard loop), if anyone
 
     @classmethod
     def of(cls, record: OutboxRecord) -> Change:
@@ -63,6 +64,7 @@ class Change:
             severity=record.severity,
             subject=str(after.get("subject", "")),
             at=record.created_at,
+            notify=tuple(record.payload.get("notify") or ()),
         )
 
     @property
@@ -99,6 +101,9 @@ def subscribes(f: AlertFilter, wanted: Sequence[str], c: Change) -> bool:
     >>> subscribes(AlertFilter(zones=["pit"]), ["new"], Change(1, "new", "e", "c", "fall",
     ...            None, "low", "track:1", 0.0))
     False
+    >>> subscribes(AlertFilter(assignees=["ann"]), ["status"], Change(1, "status", "e", "c",
+    ...            "fall", None, "low", "track:1", 0.0, notify=("user:ann",)))
+    True
     """
     if c.type not in wanted:
         return False
@@ -107,6 +112,8 @@ def subscribes(f: AlertFilter, wanted: Sequence[str], c: Change) -> bool:
     if f.rules is not None and c.rule not in f.rules:
         return False
     if f.zones is not None and c.zone not in f.zones:
+        return False
+    if f.assignees is not None and not set(f.assignees) & set(c.notify):
         return False
     return f.min_severity is None or severity_at_least(c.severity, f.min_severity)
 

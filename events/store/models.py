@@ -95,6 +95,7 @@ class EventRow(Base):
         Index(None, "rule"),
         Index(None, "status"),
         Index(None, "start_wall", "id"),  # the API's newest-first keyset pages
+        Index(None, "status", "created_at"),  # the loop worker's queue of new events
     )
 
 
@@ -124,8 +125,13 @@ class AuditRow(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(Text)
+    # The hazard loop's details of the move: whom it was assigned to ("user:ann",
+    # "group:maintenance"), its due time (epoch s), and the photos it carried (ids).
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[float | None]
+    photos: Mapped[list[str] | None] = mapped_column(JSON())
 
-    __table_args__ = (Index(None, "event_id"),)
+    __table_args__ = (Index(None, "event_id"), Index(None, "to_status", "event_id", "at"))
 
 
 class CameraHealthRow(Base):
@@ -332,6 +338,68 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[float | None]
 
     __table_args__ = (Index(None, "user_id"),)
+
+
+# --- the hazard loop (vigil.events.loop) ----------------------------------------------------
+
+
+class LoopRow(Base):
+    """The hazard loop's state of one event (DESIGN.md, Events): whom it is assigned to and by
+    when, whether it is overdue and how far it has been escalated, whether auto-dispatch has
+    looked at it, and, for a hazard reported by hand, who reported it and what they saw.
+
+    ``assignee`` is ``user:<name>`` or ``group:<name>``. ``overdue_at`` is when the checker
+    found it past ``due_at`` (a flag, not a state); ``escalation_step`` counts the escalation
+    steps already notified. ``awaiting_fix``: the event is new, acknowledged or assigned (its
+    due time counts). ``*_at``: the first move to acknowledged, assigned, rectified and closed
+    (epoch s), kept beside the audit so the loop's stats need no pass over it.
+    """
+
+    __tablename__ = "event_loop"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[float | None]
+    overdue_at: Mapped[float | None]
+    escalation_step: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    dispatched: Mapped[bool] = mapped_column(Boolean, server_default="0", default=False)
+    reporter: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[float]
+    awaiting_fix: Mapped[bool] = mapped_column(Boolean, server_default="1", default=True)
+    acknowledged_at: Mapped[float | None]
+    assigned_at: Mapped[float | None]
+    rectified_at: Mapped[float | None]
+    closed_at: Mapped[float | None]
+
+    __table_args__ = (
+        Index(None, "awaiting_fix", "escalation_step", "due_at"),
+        Index(None, "assignee"),
+    )
+
+
+class PhotoRow(Base):
+    """A photo uploaded to the hazard loop: the "after" of a rectification, or the photo of a
+    hazard reported by hand. Stored under ``media/photos/`` by id, never by a client's name."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(RowId)
+    width: Mapped[int]
+    height: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float]
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('after', 'report')", name="kind"),
+        Index(None, "event_id"),
+    )
 
 
 from . import recording_models  # noqa: E402,F401  (continuous recording's tables, same metadata)

@@ -101,6 +101,9 @@ class AuditRecord:
     to_status: WorkflowStatus
     actor: str
     note: str | None
+    assignee: str | None = None  # "user:<name>" or "group:<name>" for an assignment
+    due_at: float | None = None
+    photos: tuple[str, ...] = ()  # photo ids the move carried (a rectification's "after")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,9 @@ class AuditRecord:
             "to_status": self.to_status.value,
             "actor": self.actor,
             "note": self.note,
+            "assignee": self.assignee,
+            "due_at": self.due_at,
+            "photos": list(self.photos),
         }
 
 

@@ -48,9 +48,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil.events.violation import TimelinePoint, Violation
 from vigil.streams.health import CameraState, HealthSnapshot
 
-from .models import AuditRow, CameraGapRow, CameraHealthRow, EventRow, OutboxRow, TimelineRow
+from .models import (
+    AuditRow,
+    CameraGapRow,
+    CameraHealthRow,
+    EventRow,
+    LoopRow,
+    OutboxRow,
+    TimelineRow,
+)
 from .records import AuditRecord, EventRecord, GapRecord, LifecycleState, OutboxRecord
-from .workflow import WorkflowStatus, check_transition
+from .workflow import AWAITING_FIX, MILESTONES, WorkflowStatus, check_transition
 
 if TYPE_CHECKING:
     from vigil.events.evidence import Evidence
@@ -58,6 +66,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x76_69_67_69_6C  # "vigil": the advisory lock that serialises migrations
 PG_CONNECT_TIMEOUT_S = 3
+MANUAL_REPORT = "manual_report"  # the rule of a hazard reported by hand
 
 
 class EventNotFound(LookupError):
@@ -219,6 +228,9 @@ class EventStore:
                     to_status=WorkflowStatus(r.to_status),
                     actor=r.actor,
                     note=r.note,
+                    assignee=r.assignee,
+                    due_at=r.due_at,
+                    photos=tuple(r.photos or ()),
                 )
                 for r in session.scalars(query)
             ]
@@ -384,6 +396,46 @@ class EventWriter:
         self._session.flush()  # a duplicate id fails here, at the call that caused it
         self._outbox("new", None, self._row(v.id))
 
+    def reported(
+        self,
+        id: str,
+        camera: str,
+        zone: str | None,
+        severity: str,
+        reporter: str,
+        at: float,
+        snapshot: str | None = None,
+    ) -> None:
+        """Insert a hazard reported by hand (rule ``manual_report``, already ended: nothing
+        more will be seen of it), workflow ``new``, and its outbox ``new`` row."""
+        self._session.add(
+            EventRow(
+                id=id,
+                camera=camera,
+                rule=MANUAL_REPORT,
+                label="hazard",
+                subject=f"reporter:{reporter}",
+                severity=severity,
+                track_id=None,
+                zone=zone,
+                start_pts=0.0,
+                end_pts=0.0,
+                start_wall=at,
+                end_wall=at,
+                peak_confidence=1.0,
+                peak_pts=0.0,
+                bbox=[0.0, 0.0, 0.0, 0.0],
+                state=LifecycleState.ENDED.value,
+                status=WorkflowStatus.NEW.value,
+                source=f"report:{reporter}",
+                snapshot_path=snapshot,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        self._session.flush()
+        self._outbox("new", None, self._row(id))
+
     def updated(self, v: Violation) -> None:
         """Copy the violation's peak, bbox and end times onto its event."""
         row = self._row(v.id)
@@ -456,8 +508,18 @@ class EventWriter:
         to_status: WorkflowStatus | str,
         actor: str,
         note: str | None = None,
+        *,
+        assignee: str | None = None,
+        due_at: float | None = None,
+        photos: Iterable[str] = (),
+        notify: Iterable[str] = (),
     ) -> None:
         """Move the event's workflow status and write the audit row.
+
+        A move to ``assigned`` with an ``assignee`` (``user:<name>`` or ``group:<name>``) and
+        ``due_at`` sets the event's hazard-loop assignment (clearing its overdue flag);
+        ``photos`` are the ids the move carries; ``notify`` names whom the outbox row is
+        addressed to (alert channels with an ``assignees`` filter get only theirs).
 
         Raises :class:`~vigil.events.store.workflow.InvalidTransition` for a move the workflow
         forbids, :class:`EventNotFound` for an unknown id, and :class:`StaleStatus` when the event
@@ -485,16 +547,54 @@ class EventWriter:
                 to_status=target.value,
                 actor=actor,
                 note=note,
+                assignee=assignee,
+                due_at=due_at,
+                photos=list(photos) or None,
             )
         )
+        self._track(event_id, target, assignee, due_at, now)
         self._session.flush()
         self._session.refresh(row)
         before = dataclasses.replace(_record(row), status=source)
-        self._outbox("status", before, row, actor=actor, note=note)
+        extra: dict[str, Any] = {"actor": actor, "note": note}
+        if assignee is not None:
+            extra |= {"assignee": assignee, "due_at": due_at}
+        if photos:
+            extra["photos"] = list(photos)
+        if notify:
+            extra["notify"] = sorted(set(notify))
+        self._outbox("status", before, row, **extra)
 
-    def _outbox(
-        self, kind: str, before: EventRecord | None, row: EventRow, **extra: str | None
+    def notified(self, event_id: str, notify: Iterable[str], **extra: Any) -> None:
+        """An outbox ``status`` row for the event that moves nothing: a message addressed to
+        ``notify`` (an escalation), delivered like any other change."""
+        row = self._row(event_id)
+        record = _record(row)
+        self._outbox("status", record, row, notify=sorted(set(notify)), **extra)
+
+    def _track(
+        self,
+        event_id: str,
+        target: WorkflowStatus,
+        assignee: str | None,
+        due_at: float | None,
+        now: float,
     ) -> None:
+        """The event's hazard-loop row after a move: assignment, whether it awaits its fix,
+        the first time it reached a milestone."""
+        loop = self._session.get(LoopRow, event_id)
+        if loop is None:
+            loop = LoopRow(event_id=event_id, escalation_step=0, dispatched=False)
+            self._session.add(loop)
+        loop.updated_at = now
+        loop.awaiting_fix = target in AWAITING_FIX
+        if target in MILESTONES and getattr(loop, f"{target.value}_at") is None:
+            setattr(loop, f"{target.value}_at", now)
+        if assignee is not None:
+            loop.assignee, loop.due_at = assignee, due_at
+            loop.overdue_at, loop.escalation_step = None, 0
+
+    def _outbox(self, kind: str, before: EventRecord | None, row: EventRow, **extra: Any) -> None:
         """The outbox row of this change, in this same transaction (DESIGN.md, Alerts)."""
         payload = {
             "type": kind,

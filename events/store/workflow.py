@@ -1,7 +1,8 @@
 """The people-made workflow of an event (DESIGN.md, Events): who may move it where.
 
 ``new → acknowledged → assigned → rectified → verified → closed``, and ``dismissed`` (a false
-alarm, with a reason) from any state that is not yet closed or dismissed.
+alarm, with a reason) from any state that is not yet closed or dismissed. A failed verification
+sends a rectified event back to ``assigned``, with the reason.
 
 >>> check_transition("new", "acknowledged")
 >>> check_transition("closed", "new")
@@ -38,14 +39,46 @@ _FORWARD: dict[WorkflowStatus, WorkflowStatus] = {
 }
 
 FINAL: frozenset[WorkflowStatus] = frozenset({WorkflowStatus.CLOSED, WorkflowStatus.DISMISSED})
+# Not yet rectified (nor dismissed): an assignment's due time counts.
+AWAITING_FIX: frozenset[WorkflowStatus] = frozenset(
+    {WorkflowStatus.NEW, WorkflowStatus.ACKNOWLEDGED, WorkflowStatus.ASSIGNED}
+)
+# The first move to each of these is kept as a milestone (event_loop.<status>_at).
+MILESTONES: frozenset[WorkflowStatus] = frozenset(
+    {
+        WorkflowStatus.ACKNOWLEDGED,
+        WorkflowStatus.ASSIGNED,
+        WorkflowStatus.RECTIFIED,
+        WorkflowStatus.CLOSED,
+    }
+)
+
+
+# A failed verification: the rectification did not hold, back to the assignee.
+_BACK: dict[WorkflowStatus, WorkflowStatus] = {WorkflowStatus.RECTIFIED: WorkflowStatus.ASSIGNED}
 
 
 def allowed_transitions(status: WorkflowStatus | str) -> frozenset[WorkflowStatus]:
-    """The statuses an event in ``status`` may move to next."""
+    """The statuses an event in ``status`` may move to next.
+
+    >>> sorted(s.value for s in allowed_transitions("rectified"))
+    ['assigned', 'dismissed', 'verified']
+    """
     status = WorkflowStatus(status)
     if status in FINAL:
         return frozenset()
-    return frozenset({_FORWARD[status], WorkflowStatus.DISMISSED})
+    back = {_BACK[status]} if status in _BACK else set()
+    return frozenset({_FORWARD[status], WorkflowStatus.DISMISSED, *back})
+
+
+def needs_reason(from_status: WorkflowStatus | str, to_status: WorkflowStatus | str) -> bool:
+    """Whether the move needs a reason in its note: a dismissal, or a failed verification.
+
+    >>> needs_reason("rectified", "assigned"), needs_reason("acknowledged", "assigned")
+    (True, False)
+    """
+    source, target = WorkflowStatus(from_status), WorkflowStatus(to_status)
+    return target is WorkflowStatus.DISMISSED or _BACK.get(source) is target
 
 
 def check_transition(
@@ -61,5 +94,6 @@ def check_transition(
         raise InvalidTransition(f"unknown workflow status: {exc}") from None
     if target not in allowed_transitions(source):
         raise InvalidTransition(f"cannot move an event from {source.value!r} to {target.value!r}")
-    if target is WorkflowStatus.DISMISSED and not (note and note.strip()):
-        raise InvalidTransition("dismissing an event needs a reason in the note")
+    if needs_reason(source, target) and not (note and note.strip()):
+        what = "dismissing an event" if target is WorkflowStatus.DISMISSED else "failing a check"
+        raise InvalidTransition(f"{what} needs a reason in the note")
