@@ -41,7 +41,8 @@ class AbsentFromPostRule(Rule):
 
     >>> import numpy as np
     >>> import supervision as sv
-    >>> params = AbsentFromPostParams(zones=[{"name": "desk", "polygon": [(0, 0), (99, 0), (99, 99)]}])
+    >>> desk = {"name": "desk", "polygon": [(0, 0), (99, 0), (99, 99)]}
+    >>> params = AbsentFromPostParams(zones=[desk])
     >>> [o.subject for o in AbsentFromPostRule(params).observe(sv.Detections.empty(),
     ...                                                        Frame.blank((480, 640)))]
     ['zone:desk']

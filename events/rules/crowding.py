@@ -39,8 +39,10 @@ class CrowdingRule(Rule):
     >>> params = CrowdingParams(max_people=1,
     ...     zones=[{"name": "bay", "polygon": [(0, 0), (640, 0), (640, 480), (0, 480)]}])
     >>> two = sv.Detections(xyxy=np.array([[0.0, 0, 10, 50], [20, 0, 30, 50]]),
-    ...                     confidence=np.array([0.9, 0.6]), data={"label": np.array(["person"] * 2)})
-    >>> [(o.subject, o.confidence) for o in CrowdingRule(params).observe(two, Frame.blank((480, 640)))]
+    ...                     confidence=np.array([0.9, 0.6]),
+    ...                     data={"label": np.array(["person"] * 2)})
+    >>> found = CrowdingRule(params).observe(two, Frame.blank((480, 640)))
+    >>> [(o.subject, o.confidence) for o in found]
     [('zone:bay', 0.6)]
     """
 
