@@ -46,7 +46,7 @@ class FallParams(RuleParams):
         "every person_fallen box from the model (sitting and crouching people included)",
     )
     fall_time: float = Field(
-        1.5,
+        1.0,
         gt=0,
         description="motion: the most seconds between the last upright sighting and the first "
         "down one; a slower change is sitting or lying down, not a fall",
@@ -63,7 +63,7 @@ class FallParams(RuleParams):
         description="motion: a person box at least this many times as tall as wide is upright",
     )
     down_aspect: float = Field(
-        1.0,
+        1.3,
         gt=0,
         description="motion: a box at least this many times as wide as tall is down; a "
         "person_fallen box is down whatever its shape (overhead views)",
@@ -93,8 +93,11 @@ class FallRule(Rule):
     """In ``motion`` mode, observes a tracked person who fell: their box is *down* (at least
     ``down_aspect`` times as wide as tall, or labelled ``person_fallen``), their track was not
     down before, and within the last ``fall_time`` seconds an *upright* ``person`` box (at
-    least ``upright_ratio`` times as tall as wide) stood where they lie (the boxes overlap)
-    with its top at least ``min_drop`` of its height higher. The upright box may belong to
+    least ``upright_ratio`` times as tall as wide) stood where they lie (the boxes overlap and
+    their bottoms are within half the upright height), and either the box is now wide (the
+    aspect flipped) or its top is at least ``min_drop`` of the upright height lower (a fall
+    seen end-on, labelled ``person_fallen``). Boxes cut off by the frame's bottom edge are
+    not judged (their shape is the frame's doing). The upright box may belong to
     another track: when two models find the person standing and fallen, each tracks its own
     boxes. An upright box whose track is still standing there now is someone else. The fallen
     track is then observed for as long as it stays down; ``min_duration`` (and ``still_after``)
@@ -149,7 +152,8 @@ class FallRule(Rule):
                 min_confidence=self.params.confidence,
                 tracked=True,
             )
-            fallen = people[self._motion.update(people, wall)] if len(people) else people
+            fell = self._motion.update(people, wall, frame.shape[0]) if len(people) else []
+            fallen = people[np.asarray(fell, dtype=bool)]
         if self.params.min_aspect and len(fallen):
             fallen = fallen[width_over_height(fallen.xyxy) >= self.params.min_aspect]
         labels, conf = labels_of(fallen), confidences_of(fallen)
@@ -197,6 +201,10 @@ class FallRule(Rule):
             del self._history[track_id]
 
 
+# A box whose bottom is this close to the frame's bottom edge is cut off (pixels).
+CUT_OFF_PX = 3.0
+
+
 @dataclass(slots=True)
 class _Pose:
     """One sighting of a tracked person: when, where, and whether upright or down."""
@@ -218,7 +226,7 @@ class FallMotion:
     ...                          data={"label": np.array([label])})
     >>> motion.update(box([100, 100, 140, 200], "person"), 0.0).tolist()
     [False]
-    >>> motion.update(box([80, 160, 180, 200], "person"), 0.5).tolist()  # down, 60% lower
+    >>> motion.update(box([60, 160, 200, 200], "person"), 0.5).tolist()  # wide, 60% lower
     [True]
     """
 
@@ -227,8 +235,12 @@ class FallMotion:
         self._poses: dict[int, deque[_Pose]] = {}
         self._fallen: set[int] = set()
 
-    def update(self, people: sv.Detections, wall: float) -> np.ndarray:
-        """Record this frame's people; whether each one is a track that fell and is down."""
+    def update(
+        self, people: sv.Detections, wall: float, frame_height: float = np.inf
+    ) -> np.ndarray:
+        """Record this frame's people; whether each one is a track that fell and is down.
+        A box cut off by the bottom of a ``frame_height`` frame is not judged: its shape is
+        the frame's doing."""
         self._forget(wall)
         xyxy = people.xyxy.astype(float)
         width, height = xyxy[:, 2] - xyxy[:, 0], np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
@@ -240,7 +252,10 @@ class FallMotion:
         for i, track_id in enumerate(ids):
             if not down[i]:
                 self._fallen.discard(track_id)  # got up
-            elif track_id in self._fallen or self._just_fell(track_id, xyxy[i], wall, ids):
+            elif track_id in self._fallen or (
+                xyxy[i, 3] < frame_height - CUT_OFF_PX
+                and self._just_fell(track_id, xyxy[i], wall, ids)
+            ):
                 self._fallen.add(track_id)
                 fell[i] = True
         for i, track_id in enumerate(ids):
@@ -252,6 +267,8 @@ class FallMotion:
         """Whether an upright box stood here within ``fall_time`` with its top well above
         ``box``'s, and this track has not been down since."""
         since = wall - self.params.fall_time
+        width, height = box[2] - box[0], box[3] - box[1]
+        wide = width >= self.params.down_aspect * max(height, 1e-6)
         own = self._poses.get(track_id, ())
         last_down = max((p.wall for p in own if p.down), default=-np.inf)
         for other, poses in self._poses.items():
@@ -263,7 +280,9 @@ class FallMotion:
                     continue
                 top, upright_height = pose.xyxy[1], pose.xyxy[3] - pose.xyxy[1]
                 dropped = box[1] - top >= self.params.min_drop * upright_height
-                if dropped and _overlap(pose.xyxy, box) > 0:
+                # Feet stay about where they stood: a box far below is someone else.
+                same_floor = abs(box[3] - pose.xyxy[3]) <= 0.5 * upright_height
+                if (wide or dropped) and same_floor and _overlap(pose.xyxy, box) > 0:
                     return True
         return False
 

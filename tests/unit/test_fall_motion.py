@@ -121,3 +121,18 @@ def test_pose_mode_keeps_todays_behaviour():
     assert opened(clip(poses), mode="pose") == [6.0]  # seated from 5 s
     assert FallRule(FallParams(mode="pose")).needs == {"person_fallen"}
     assert FallRule(FallParams(mode="motion")).needs == {"person", "person_fallen"}
+
+
+def test_a_box_cut_off_by_the_bottom_of_the_frame_is_not_judged():
+    # Someone walks out of the view at the bottom: the box left is wide but cut off.
+    at_edge = (150.0, 400.0, 330.0, 480.0)
+    poses = [("person", (200.0, 200.0, 260.0, 420.0))] * 4 + [("person", at_edge)] * 6
+    assert opened(clip(poses)) == []
+
+
+def test_a_wide_box_far_below_an_upright_one_is_someone_else():
+    # A worker stands at the back; in front of them, lower in the image, a seated one appears.
+    seated_in_front = (150.0, 290.0, 330.0, 420.0)  # bottom 120 px lower, boxes overlapping
+    frames = [(i / FPS, dets(("person", STANDING, 1))) for i in range(4)]
+    frames += [(2.0 + i / FPS, dets(("person", seated_in_front, 2))) for i in range(6)]
+    assert opened(frames) == []
