@@ -19,7 +19,8 @@ def box_gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pixels between each box of ``a`` and each of ``b`` (``(len(a), len(b))``), 0 where
     they touch or overlap.
 
-    >>> box_gaps(np.array([[0.0, 0, 10, 10]]), np.array([[13.0, 14, 20, 20], [5, 5, 8, 8]])).tolist()
+    >>> others = np.array([[13.0, 14, 20, 20], [5, 5, 8, 8]])
+    >>> box_gaps(np.array([[0.0, 0, 10, 10]]), others).tolist()
     [[5.0, 0.0]]
     """
     dx = np.maximum(0, np.maximum(b[None, :, 0] - a[:, None, 2], a[:, None, 0] - b[None, :, 2]))
