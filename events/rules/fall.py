@@ -54,8 +54,8 @@ class FallParams(RuleParams):
     min_drop: float = Field(
         0.4,
         gt=0,
-        description="motion: how far the box top must drop in that time, as a fraction of the "
-        "upright box's height",
+        description="motion: how far the top of a down box that is not wide (a fall seen "
+        "end-on) must have dropped in that time, as a fraction of the upright box's height",
     )
     upright_ratio: float = Field(
         1.3,
