@@ -9,6 +9,10 @@ HARNESS_UNHOOKED = "harness_unhooked"
 PERSON_FALLEN = "person_fallen"
 SMOKE = "smoke"
 FIRE = "fire"
+VEST = "vest"
+NO_VEST = "no_vest"
+VEHICLE = "vehicle"
+MACHINERY = "machinery"
 
 CANONICAL_LABELS: tuple[str, ...] = (
     PERSON,
@@ -20,6 +24,10 @@ CANONICAL_LABELS: tuple[str, ...] = (
     PERSON_FALLEN,
     SMOKE,
     FIRE,
+    VEST,
+    NO_VEST,
+    VEHICLE,
+    MACHINERY,
 )
 
 # A model class mapped to this is dropped at the model's output.

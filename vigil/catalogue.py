@@ -19,7 +19,7 @@ from typing import Any
 from rich.table import Table
 
 from vigil.detector.cards import CardError, ModelCard, load_cards
-from vigil.events.rules import Rule, RulesConfig, build_rules
+from vigil.events.rules import RULES, Rule, RulesConfig, build_rules
 from vigil.events.zones import MAX_COORDINATE
 from vigil.pipeline import label_sources
 
@@ -50,12 +50,18 @@ class CardRow:
         return asdict(self)
 
 
+# Rules that need a line (line_crossing) are given one across the frame.
+_A_LINE = [[0, 0], [MAX_COORDINATE, MAX_COORDINATE]]
+
+
 def every_rule() -> list[Rule]:
-    """One of each rule, with default parameters (zone rules: the whole frame)."""
-    names = RulesConfig.model_fields
-    return build_rules(
-        RulesConfig.model_validate({name: {"zones": [_WHOLE_FRAME]} for name in names})
-    )
+    """One of each rule, with default parameters (zone rules: the whole frame; line rules: a
+    diagonal)."""
+    config = {}
+    for name in RulesConfig.model_fields:
+        line = "line" in RULES[name].Params.model_fields
+        config[name] = {"zones": [_WHOLE_FRAME], **({"line": _A_LINE} if line else {})}
+    return build_rules(RulesConfig.model_validate(config))
 
 
 def card_rows(card_dirs: list[Path] | None = None) -> list[CardRow]:
@@ -72,8 +78,11 @@ def card_rows(card_dirs: list[Path] | None = None) -> list[CardRow]:
 def unservable_rules(cards: dict[str, ModelCard]) -> dict[str, str]:
     """The rules no card can serve, each with the labels it lacks.
 
-    >>> unservable_rules(load_cards())
-    {'no_harness': 'harness, harness_hooked or harness_unhooked'}
+    >>> for rule, lacking in unservable_rules(load_cards()).items():
+    ...     print(rule, "lacks", lacking)
+    no_harness lacks harness, harness_hooked or harness_unhooked
+    no_vest lacks no_vest or vest
+    vehicle_proximity lacks machinery or vehicle
     """
     provided = frozenset().union(*(card.labels for card in cards.values()))
     missing = {}

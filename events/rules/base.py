@@ -9,13 +9,15 @@ Each rule lives in one file with its params (``fall.py``: ``FallParams`` and ``F
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import ClassVar, Literal
 
 import numpy as np
 import supervision as sv
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from vigil.events.schedule import in_window, parse_window
 from vigil.events.violation import BBox, Observation
 from vigil.events.zones import Zone, ZoneSet
 from vigil.streams.frame import Frame
@@ -84,6 +86,42 @@ class RuleParams(BaseModel):
     def confirmation_duration(self) -> float:
         """Seconds a subject must be observed before it can open a violation."""
         return self.min_duration
+
+
+class ScheduledParams(RuleParams):
+    """A rule active only during daily ``schedule`` windows of local wall time.
+
+    >>> ScheduledParams().active_at(0.0), ScheduledParams(schedule=["08:00-09:00"]).schedule
+    (True, ['08:00-09:00'])
+    """
+
+    schedule: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="'HH:MM-HH:MM' windows of local wall time when the rule is active "
+        "(may cross midnight); None means always",
+    )
+    _windows: list[tuple[int, int]] = PrivateAttr(default_factory=list)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_windows(cls, schedule: list[str] | None) -> list[str] | None:
+        for text in schedule or ():
+            parse_window(text)
+        return schedule
+
+    @model_validator(mode="after")
+    def _parse_windows(self) -> ScheduledParams:
+        self._windows = [parse_window(w) for w in self.schedule or ()]
+        return self
+
+    def active_at(self, wall: float) -> bool:
+        """Whether the schedule covers this wall time (seconds since the epoch, local time)."""
+        if not self._windows:
+            return True
+        t = time.localtime(wall)
+        minute = t.tm_hour * 60 + t.tm_min + t.tm_sec / 60
+        return any(in_window(minute, w) for w in self._windows)
 
 
 # Rule name -> class, in the order the classes were defined; filled by Rule.__init_subclass__.
@@ -195,3 +233,44 @@ def bbox_of(xyxy: np.ndarray) -> BBox:
     """A box as a tuple of plain floats (for Observation)."""
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     return x1, y1, x2, y2
+
+
+def tracked_observation(detections: sv.Detections, i: int, zone: str | None) -> Observation:
+    """The observation of tracked detection ``i`` (subject ``track:<id>``) in ``zone``.
+
+    >>> d = sv.Detections(xyxy=np.array([[1.0, 2.0, 3.0, 4.0]]), confidence=np.array([0.5]),
+    ...                   tracker_id=np.array([9]), data={"label": np.array(["person"])})
+    >>> tracked_observation(d, 0, "gate").subject
+    'track:9'
+    """
+    track_id = int(np.asarray(detections.tracker_id)[i])
+    return Observation(
+        subject=track_subject(track_id),
+        label=str(labels_of(detections)[i]),
+        confidence=float(confidences_of(detections)[i]),
+        bbox=bbox_of(detections.xyxy[i]),
+        track_id=track_id,
+        zone=zone,
+    )
+
+
+def zone_observation(zone: Zone, label: str, confidence: float, boxes: np.ndarray) -> Observation:
+    """The observation of a whole zone (subject ``zone:<name>``), boxed around ``boxes``
+    (the zone's own bounding box when there are none).
+
+    >>> z = Zone(name="post", polygon=[(0, 0), (10, 0), (10, 5)])
+    >>> zone_observation(z, "absent", 1.0, np.zeros((0, 4))).bbox
+    (0.0, 0.0, 10.0, 5.0)
+    """
+    if len(boxes):
+        box = np.array([*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)])
+    else:
+        pts = np.asarray(zone.polygon, dtype=float)
+        box = np.array([*pts.min(axis=0), *pts.max(axis=0)])
+    return Observation(
+        subject=f"zone:{zone.name}",
+        label=label,
+        confidence=float(confidence),
+        bbox=bbox_of(box),
+        zone=zone.name,
+    )

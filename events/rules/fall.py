@@ -1,14 +1,17 @@
-"""``fall``: a tracked person is seen fallen, optionally lying still."""
+"""``fall``: a tracked person goes from upright to down quickly and stays down (``motion``), or
+is seen fallen by the model (``pose``), optionally lying still."""
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import supervision as sv
 from pydantic import Field
 
-from vigil.detector.labels import PERSON_FALLEN
+from vigil.detector.labels import PERSON, PERSON_FALLEN
 from vigil.events.rules.base import (
     Rule,
     RuleParams,
@@ -32,10 +35,39 @@ def width_over_height(xyxy: np.ndarray) -> np.ndarray:
 
 
 class FallParams(RuleParams):
-    """``fall``: a tracked person is seen fallen (``person_fallen``) long enough; optionally
+    """``fall``: a tracked person goes from upright to down within ``fall_time`` seconds and
+    stays down (``mode: motion``), or is seen fallen by the model (``mode: pose``); optionally
     only once the fallen box has stayed still for ``still_after`` seconds."""
 
     severity: Severity = "critical"
+    mode: Literal["motion", "pose"] = Field(
+        "motion",
+        description="motion: a fast change from upright to down, then staying down; pose: "
+        "every person_fallen box from the model (sitting and crouching people included)",
+    )
+    fall_time: float = Field(
+        1.0,
+        gt=0,
+        description="motion: the most seconds between the last upright sighting and the first "
+        "down one; a slower change is sitting or lying down, not a fall",
+    )
+    min_drop: float = Field(
+        0.4,
+        gt=0,
+        description="motion: how far the top of a down box that is not wide (a fall seen "
+        "end-on) must have dropped in that time, as a fraction of the upright box's height",
+    )
+    upright_ratio: float = Field(
+        1.3,
+        gt=0,
+        description="motion: a person box at least this many times as tall as wide is upright",
+    )
+    down_aspect: float = Field(
+        1.3,
+        gt=0,
+        description="motion: a box at least this many times as wide as tall is down; a "
+        "person_fallen box is down whatever its shape (overhead views)",
+    )
     still_after: float | None = Field(
         None,
         gt=0,
@@ -58,7 +90,22 @@ class FallParams(RuleParams):
 
 
 class FallRule(Rule):
-    """Observes every tracked ``person_fallen`` box in the zones (default: whole frame).
+    """In ``motion`` mode, observes a tracked person who fell: their box is *down* (at least
+    ``down_aspect`` times as wide as tall, or labelled ``person_fallen``), their track was not
+    down before, and within the last ``fall_time`` seconds an *upright* ``person`` box (at
+    least ``upright_ratio`` times as tall as wide) stood where they lie (the boxes overlap and
+    their bottoms are within half the upright height), and either the box is now wide (the
+    aspect flipped) or its top is at least ``min_drop`` of the upright height lower (a fall
+    seen end-on, labelled ``person_fallen``). Boxes cut off by the frame's bottom edge are
+    not judged (their shape is the frame's doing). The upright box may belong to
+    another track: when two models find the person standing and fallen, each tracks its own
+    boxes. An upright box whose track is still standing there now is someone else. The fallen
+    track is then observed for as long as it stays down; ``min_duration`` (and ``still_after``)
+    make it stay down long enough. Sitting or crouching slowly, or climbing a ladder, never
+    turns a box from upright to down within ``fall_time``.
+
+    In ``pose`` mode, observes every tracked ``person_fallen`` box in the zones (default:
+    whole frame).
 
     With ``min_aspect`` set, only boxes at least that many times as wide as tall count (someone
     lying across a side view); datasets/RESULTS.md measures what it costs on overhead views.
@@ -74,7 +121,8 @@ class FallRule(Rule):
     >>> fallen = sv.Detections(xyxy=np.array([[10.0, 100.0, 120.0, 140.0]]),
     ...                        confidence=np.array([0.7]), tracker_id=np.array([4]),
     ...                        data={"label": np.array(["person_fallen"])})
-    >>> [o.subject for o in FallRule().observe(fallen, Frame.blank((480, 640)))]
+    >>> [o.subject for o in FallRule(FallParams(mode="pose")).observe(fallen,
+    ...                                                               Frame.blank((480, 640)))]
     ['track:4']
     """
 
@@ -87,12 +135,25 @@ class FallRule(Rule):
     def __init__(self, params: FallParams | None = None) -> None:
         super().__init__(params)
         self._history: dict[int, deque[_Sighting]] = {}
+        self._motion = FallMotion(self.params) if self.params.mode == "motion" else None
+        if self._motion is not None:
+            self.needs = frozenset({PERSON, PERSON_FALLEN})
 
     def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
         wall = frame.wall
-        fallen = select(
-            detections, {PERSON_FALLEN}, min_confidence=self.params.confidence, tracked=True
-        )
+        if self._motion is None:
+            fallen = select(
+                detections, {PERSON_FALLEN}, min_confidence=self.params.confidence, tracked=True
+            )
+        else:
+            people = select(
+                detections,
+                {PERSON, PERSON_FALLEN},
+                min_confidence=self.params.confidence,
+                tracked=True,
+            )
+            fell = self._motion.update(people, wall, frame.shape[0]) if len(people) else []
+            fallen = people[np.asarray(fell, dtype=bool)]
         if self.params.min_aspect and len(fallen):
             fallen = fallen[width_over_height(fallen.xyxy) >= self.params.min_aspect]
         labels, conf = labels_of(fallen), confidences_of(fallen)
@@ -138,3 +199,109 @@ class FallRule(Rule):
         horizon = self.params.end_after + (self.params.still_after or 0.0)
         for track_id in [t for t, h in self._history.items() if wall - h[-1][0] > horizon]:
             del self._history[track_id]
+
+
+# A box whose bottom is this close to the frame's bottom edge is cut off (pixels).
+CUT_OFF_PX = 3.0
+
+
+@dataclass(slots=True)
+class _Pose:
+    """One sighting of a tracked person: when, where, and whether upright or down."""
+
+    wall: float
+    xyxy: np.ndarray
+    upright: bool
+    down: bool
+
+
+class FallMotion:
+    """Per-track box history over the last ``fall_time`` (+ margin) seconds, and the tracks
+    that fell and are still down (see :class:`FallRule`, motion mode).
+
+    >>> import supervision as sv
+    >>> motion = FallMotion(FallParams())
+    >>> def box(xyxy, label):
+    ...     return sv.Detections(xyxy=np.array([xyxy], dtype=float), tracker_id=np.array([1]),
+    ...                          data={"label": np.array([label])})
+    >>> motion.update(box([100, 100, 140, 200], "person"), 0.0).tolist()
+    [False]
+    >>> motion.update(box([60, 160, 200, 200], "person"), 0.5).tolist()  # wide, 60% lower
+    [True]
+    """
+
+    def __init__(self, params: FallParams) -> None:
+        self.params = params
+        self._poses: dict[int, deque[_Pose]] = {}
+        self._fallen: set[int] = set()
+
+    def update(
+        self, people: sv.Detections, wall: float, frame_height: float = np.inf
+    ) -> np.ndarray:
+        """Record this frame's people; whether each one is a track that fell and is down.
+        A box cut off by the bottom of a ``frame_height`` frame is not judged: its shape is
+        the frame's doing."""
+        self._forget(wall)
+        xyxy = people.xyxy.astype(float)
+        width, height = xyxy[:, 2] - xyxy[:, 0], np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
+        labels = labels_of(people)
+        upright = (labels == PERSON) & (height >= self.params.upright_ratio * width)
+        down = (labels == PERSON_FALLEN) | (width >= self.params.down_aspect * height)
+        ids = [int(t) for t in np.asarray(people.tracker_id)]
+        fell = np.zeros(len(people), dtype=bool)
+        for i, track_id in enumerate(ids):
+            if not down[i]:
+                self._fallen.discard(track_id)  # got up
+            elif track_id in self._fallen or (
+                xyxy[i, 3] < frame_height - CUT_OFF_PX
+                and self._just_fell(track_id, xyxy[i], wall, ids)
+            ):
+                self._fallen.add(track_id)
+                fell[i] = True
+        for i, track_id in enumerate(ids):
+            pose = _Pose(wall, xyxy[i], bool(upright[i]), bool(down[i]))
+            self._poses.setdefault(track_id, deque()).append(pose)
+        return fell
+
+    def _just_fell(self, track_id: int, box: np.ndarray, wall: float, now: list[int]) -> bool:
+        """Whether an upright box stood here within ``fall_time`` with its top well above
+        ``box``'s, and this track has not been down since."""
+        since = wall - self.params.fall_time
+        width, height = box[2] - box[0], box[3] - box[1]
+        wide = width >= self.params.down_aspect * max(height, 1e-6)
+        own = self._poses.get(track_id, ())
+        last_down = max((p.wall for p in own if p.down), default=-np.inf)
+        for other, poses in self._poses.items():
+            still_standing = other != track_id and other in now and poses[-1].upright
+            if still_standing:
+                continue
+            for pose in poses:
+                if not pose.upright or pose.wall < since or pose.wall < last_down:
+                    continue
+                top, upright_height = pose.xyxy[1], pose.xyxy[3] - pose.xyxy[1]
+                dropped = box[1] - top >= self.params.min_drop * upright_height
+                # Feet stay about where they stood: a box far below is someone else.
+                same_floor = abs(box[3] - pose.xyxy[3]) <= 0.5 * upright_height
+                if (wide or dropped) and same_floor and _overlap(pose.xyxy, box) > 0:
+                    return True
+        return False
+
+    def _forget(self, wall: float) -> None:
+        keep = self.params.fall_time + self.params.end_after
+        for track_id in list(self._poses):
+            poses = self._poses[track_id]
+            while poses and poses[0].wall < wall - keep:
+                poses.popleft()
+            if not poses:
+                del self._poses[track_id]
+                self._fallen.discard(track_id)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection area of two xyxy boxes over the smaller one's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(w * h / max(smaller, 1e-9))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import supervision as sv
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field
 
 from vigil.detector.labels import PERSON, PERSON_FALLEN
 from vigil.events.rules.base import (
     Rule,
-    RuleParams,
+    ScheduledParams,
     Severity,
     bbox_of,
     confidences_of,
@@ -19,13 +17,12 @@ from vigil.events.rules.base import (
     select,
     track_subject,
 )
-from vigil.events.schedule import in_window, parse_window
 from vigil.events.violation import Observation
 from vigil.events.zones import Zone
 from vigil.streams.frame import Frame
 
 
-class RestrictedZoneParams(RuleParams):
+class RestrictedZoneParams(ScheduledParams):
     """``restricted_zone``: a tracked person's bottom-centre stays inside a polygon for at
     least ``dwell`` seconds, during the ``schedule`` windows (always, when there is none).
 
@@ -43,37 +40,10 @@ class RestrictedZoneParams(RuleParams):
     dwell: float = Field(
         2.0, ge=0, description="seconds the person's anchor must stay in a zone before it counts"
     )
-    schedule: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="'HH:MM-HH:MM' windows of local wall time when the rule is active "
-        "(may cross midnight); None means always",
-    )
-    _windows: list[tuple[int, int]] = PrivateAttr(default_factory=list)
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_windows(cls, schedule: list[str] | None) -> list[str] | None:
-        for text in schedule or ():
-            parse_window(text)
-        return schedule
-
-    @model_validator(mode="after")
-    def _parse_windows(self) -> RestrictedZoneParams:
-        self._windows = [parse_window(w) for w in self.schedule or ()]
-        return self
 
     @property
     def confirmation_duration(self) -> float:
         return max(self.min_duration, self.dwell)
-
-    def active_at(self, wall: float) -> bool:
-        """Whether the schedule covers this wall time (seconds since the epoch, local time)."""
-        if not self._windows:
-            return True
-        t = time.localtime(wall)
-        minute = t.tm_hour * 60 + t.tm_min + t.tm_sec / 60
-        return any(in_window(minute, w) for w in self._windows)
 
 
 class RestrictedZoneRule(Rule):
