@@ -11,7 +11,7 @@ from vigil.events.loop.config import Assignee
 from vigil.events.loop.store import AWAITING_FIX, LoopState, Photo
 from vigil.events.store import AuditRecord, EventRecord, WorkflowStatus
 
-from .schemas import DayCount, EventOut, KeyCount, at
+from .schemas import EventOut, KeyCount, StatsOut, at
 
 
 class _Out(BaseModel):
@@ -173,16 +173,9 @@ class HazardOut(_Out):
         )
 
 
-class LoopStatsOut(_Out):
-    """The hazard loop's figures over events that started in the range."""
+class LoopStatsOut(StatsOut):
+    """The hazard loop's figures over events that started in the range, beside the counts."""
 
-    since: datetime | None = Field(description="start of the range (None: from the first)")
-    until: datetime | None = Field(description="end of the range (None: up to now)")
-    total: int = Field(description="events in the range")
-    by_rule: list[KeyCount] = Field(description="events per rule")
-    by_camera: list[KeyCount] = Field(description="events per camera")
-    by_zone: list[KeyCount] = Field(description="events per zone (null: no zone)")
-    by_day: list[DayCount] = Field(description="events per day")
     by_status: list[KeyCount] = Field(description="events per workflow status")
     rectified: int = Field(description="events rectified (first rectification) with a due time")
     rectified_on_time: int = Field(description="of those, rectified at or before their due time")

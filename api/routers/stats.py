@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from ..deps import Authenticated, Svc
+from ..deps import Authenticated, Services, Svc
 from ..loop_queries import LoopQueries
 from ..loop_schemas import LoopStatsOut
 from ..queries import EventFilter
@@ -17,23 +17,21 @@ from .events import Cameras, Rules, Since, Until, Zones, epoch
 router = APIRouter(prefix="/stats", tags=["stats"])
 
 
-@router.get("", summary="Event counts", response_model=StatsOut)
-def stats(
-    svc: Svc,
+UtcOffset = Annotated[
+    int, Query(ge=-14 * 60, le=14 * 60, description="days are counted at this offset from UTC")
+]
+
+
+def stats_filter(
     principal: Authenticated,
     since: Since = None,
     until: Until = None,
     camera: Cameras = [],  # noqa: B006 (FastAPI copies defaults)
     rule: Rules = [],  # noqa: B006
     zone: Zones = [],  # noqa: B006
-    utc_offset_minutes: Annotated[
-        int,
-        Query(ge=-14 * 60, le=14 * 60, description="days are counted at this offset from UTC"),
-    ] = 0,
-) -> StatsOut:
-    """How many events the caller may see started in the time range, by rule, camera, zone
-    and day."""
-    f = EventFilter(
+) -> EventFilter:
+    """The events a stats route counts: the caller's cameras, within the query's filters."""
+    return EventFilter(
         cameras=camera,
         rules=rule,
         zones=zone,
@@ -41,8 +39,15 @@ def stats(
         until=epoch(until),
         allowed=principal.cameras,
     )
+
+
+StatsFilter = Annotated[EventFilter, Depends(stats_filter)]
+
+
+def _counts(svc: Services, f: EventFilter, utc_offset_minutes: int) -> dict[str, Any]:
+    """The fields that every stats answer shares (:class:`StatsOut`)."""
     counts = svc.queries.counts(f, utc_offset_minutes)
-    return StatsOut(
+    return dict(
         since=at(f.since),
         until=at(f.until),
         total=counts.total,
@@ -53,42 +58,22 @@ def stats(
     )
 
 
+@router.get("", summary="Event counts", response_model=StatsOut)
+def stats(svc: Svc, f: StatsFilter, utc_offset_minutes: UtcOffset = 0) -> StatsOut:
+    """How many events the caller may see started in the time range, by rule, camera, zone
+    and day."""
+    return StatsOut(**_counts(svc, f, utc_offset_minutes))
+
+
 @router.get("/loop", summary="Hazard loop figures", response_model=LoopStatsOut)
-def loop_stats(
-    svc: Svc,
-    principal: Authenticated,
-    since: Since = None,
-    until: Until = None,
-    camera: Cameras = [],  # noqa: B006 (FastAPI copies defaults)
-    rule: Rules = [],  # noqa: B006
-    zone: Zones = [],  # noqa: B006
-    utc_offset_minutes: Annotated[
-        int,
-        Query(ge=-14 * 60, le=14 * 60, description="days are counted at this offset from UTC"),
-    ] = 0,
-) -> LoopStatsOut:
+def loop_stats(svc: Svc, f: StatsFilter, utc_offset_minutes: UtcOffset = 0) -> LoopStatsOut:
     """Over the events the caller may see that started in the range: counts by rule, camera,
     zone, day and status; on-time rectification rate (first rectification at or before the due
     time); mean seconds from start to first acknowledged, first assigned, closed; items
     overdue now; areas (zone, else camera) with two or more events (repeat violations)."""
-    f = EventFilter(
-        cameras=camera,
-        rules=rule,
-        zones=zone,
-        since=epoch(since),
-        until=epoch(until),
-        allowed=principal.cameras,
-    )
-    counts = svc.queries.counts(f, utc_offset_minutes)
     loop = LoopQueries(svc.store.engine).figures(f, now=time.time())
     return LoopStatsOut(
-        since=at(f.since),
-        until=at(f.until),
-        total=counts.total,
-        by_rule=[KeyCount(key=k, count=n) for k, n in counts.by_rule],
-        by_camera=[KeyCount(key=k, count=n) for k, n in counts.by_camera],
-        by_zone=[KeyCount(key=k, count=n) for k, n in counts.by_zone],
-        by_day=[DayCount(day=d, count=n) for d, n in counts.by_day],
+        **_counts(svc, f, utc_offset_minutes),
         by_status=[KeyCount(key=k, count=n) for k, n in loop.by_status],
         rectified=loop.rectified,
         rectified_on_time=loop.rectified_on_time,
