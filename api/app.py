@@ -25,6 +25,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from vigil.events.alerts import AlertsConfig
+from vigil.events.loop.config import LoopPolicy
 from vigil.events.store import EventStore
 
 from .accounts import AccountError, Accounts
@@ -39,6 +40,7 @@ from .routers import (
     cameras,
     events,
     hazards,
+    policy,
     push,
     recordings,
     stats,
@@ -68,6 +70,7 @@ def create_app(
     data_dir: Path,
     config: ApiConfig | None = None,
     alerts: AlertsConfig | None = None,
+    loop_policy: LoopPolicy | None = None,
 ) -> FastAPI:
     """The API over ``store``, serving media from ``data_dir/media``; ``alerts``: the site's
     channels (listed by GET /channels; a WebPush channel's key at GET /push/key).
@@ -88,6 +91,7 @@ def create_app(
         login_limit=parse(config.login_rate),
         login_limiter=MovingWindowRateLimiter(MemoryStorage()),
         alerts=alerts,
+        loop_policy=loop_policy,
     )
 
     @asynccontextmanager
@@ -122,6 +126,7 @@ def create_app(
         stream,
         workflow,
         hazards,
+        policy,
         recordings,
         alert_routes,
         push,

@@ -21,6 +21,7 @@ from limits import RateLimitItem
 from limits.strategies import MovingWindowRateLimiter
 
 from vigil.events.alerts import AlertsConfig
+from vigil.events.loop.config import LoopPolicy
 from vigil.events.store import EventStore
 
 from .accounts import Accounts, User
@@ -55,6 +56,7 @@ class Services:
     login_limit: RateLimitItem
     login_limiter: MovingWindowRateLimiter
     alerts: AlertsConfig | None = None  # the site's channels (GET /channels, WebPush)
+    loop_policy: LoopPolicy | None = None  # the site's dispatch and escalation
 
     @property
     def base_url(self) -> str:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.events.loop.config import Assignee
+from vigil.events.loop.config import Assignee, LoopPolicy
 from vigil.events.loop.store import AWAITING_FIX, LoopState, Photo
 from vigil.events.store import AuditRecord, EventRecord, WorkflowStatus
 
@@ -212,4 +212,59 @@ class AssignmentOut(_Out):
             assignee=loop.assignee or "",
             due=at(loop.due_at),
             overdue=loop.overdue_at is not None and e.status.value in AWAITING_FIX,
+        )
+
+
+class GroupOut(_Out):
+    """A group of users: what an event can be assigned to besides one user."""
+
+    name: str = Field(description="the group's name (users' `group`)")
+    members: list[str] = Field(description="the enabled users in it, by name")
+
+
+class DispatchRuleOut(_Out):
+    """One auto-dispatch rule: events that match go to ``assignee``, due by severity."""
+
+    cameras: list[str] | None = Field(description="cameras it takes (null: any)")
+    zones: list[str] | None = Field(description="zones it takes (null: any)")
+    rules: list[str] | None = Field(description="rules it takes (null: any)")
+    severities: list[str] | None = Field(description="severities it takes (null: any)")
+    assignee: str = Field(description="user:NAME or group:NAME")
+    due_seconds: dict[str, float] = Field(description="time to rectify, per severity")
+
+
+class EscalationStepOut(_Out):
+    """Who is notified once an item of ``severity`` has been overdue for ``after_seconds``."""
+
+    severity: str = Field(description="the items' severity")
+    after_seconds: float = Field(description="how long past due")
+    notify: str = Field(description="user:NAME, group:NAME or channel:NAME")
+
+
+class PolicyOut(_Out):
+    """The site's hazard-loop policy (its `dispatch:` and `escalation:`), first match wins."""
+
+    dispatch: list[DispatchRuleOut] = Field(description="auto-dispatch rules, in order")
+    escalation: list[EscalationStepOut] = Field(description="escalation steps, per severity")
+
+    @classmethod
+    def of(cls, policy: LoopPolicy | None) -> PolicyOut:
+        policy = policy or LoopPolicy()
+        return cls(
+            dispatch=[
+                DispatchRuleOut(
+                    cameras=r.match.cameras,
+                    zones=r.match.zones,
+                    rules=r.match.rules,
+                    severities=r.match.severities,
+                    assignee=r.assign.target,
+                    due_seconds=r.due,
+                )
+                for r in policy.dispatch
+            ],
+            escalation=[
+                EscalationStepOut(severity=severity, after_seconds=s.after, notify=s.notify.target)
+                for severity, steps in policy.escalation.items()
+                for s in steps
+            ],
         )

@@ -20,6 +20,7 @@ from vigil.api.config import ApiConfig
 from vigil.api.server import ApiServer
 from vigil.events.alerts import AlertsConfig
 from vigil.events.evidence import Evidence, cut_clip, media_paths, write_snapshot
+from vigil.events.loop.config import LoopPolicy
 from vigil.events.store import EventStore
 from vigil.events.violation import ModelRef, TimelinePoint, Violation
 
@@ -55,17 +56,21 @@ class Running:
 
 @contextmanager
 def running_api(
-    url: str, data_dir: Path, alerts: AlertsConfig | None = None, **config: object
+    url: str,
+    data_dir: Path,
+    alerts: AlertsConfig | None = None,
+    loop_policy: LoopPolicy | None = None,
+    **config: object,
 ) -> Iterator[Running]:
     """An API server on a free loopback port, with the USERS and a token for each;
-    ``alerts``: the site's channels."""
+    ``alerts``: the site's channels; ``loop_policy``: its dispatch and escalation."""
     store = EventStore(url)
     accounts = Accounts(store.engine)
     tokens = {}
     for name, (role, cameras) in USERS.items():
         accounts.add_user(name, PASSWORD, role, cameras=cameras)
         tokens[name] = accounts.create_token(name, "tests").secret
-    app = create_app(store, data_dir, ApiConfig(**config), alerts)
+    app = create_app(store, data_dir, ApiConfig(**config), alerts, loop_policy)
     server = ApiServer(app, "127.0.0.1", 0)
     server.start()
     try:

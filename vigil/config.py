@@ -48,7 +48,12 @@ from vigil import VigilError
 from vigil.api.config import ApiConfig
 from vigil.detector.cards import ModelCard, load_cards
 from vigil.events.alerts.config import AlertsConfig
-from vigil.events.loop.config import DispatchRule, EscalationStep, check_escalation
+from vigil.events.loop.config import (
+    DispatchRule,
+    EscalationStep,
+    LoopPolicy,
+    check_escalation,
+)
 from vigil.events.rules.params import RulesConfig
 from vigil.events.segments import RecordSettings
 from vigil.events.zones import Zone
@@ -304,6 +309,10 @@ class SiteConfig(_Strict):
     @classmethod
     def _ladders(cls, value: dict[str, list[EscalationStep]]) -> dict[str, list[EscalationStep]]:
         return check_escalation(value)
+
+    def loop_policy(self) -> LoopPolicy:
+        """The hazard-loop policy the API shows (GET /api/v1/dispatch-policy)."""
+        return LoopPolicy(dispatch=self.dispatch, escalation=self.escalation)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:

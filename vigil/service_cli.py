@@ -22,6 +22,8 @@ from vigil.api.config import ApiConfig
 from vigil.config import ConfigError, SiteConfig, StorageConfig, load_site_config
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from vigil.api.server import ApiServer
     from vigil.events.alerts import AlertsConfig
     from vigil.events.store import EventStore
@@ -46,6 +48,7 @@ class Service:
     api: ApiConfig
     data_dir: Path
     alerts: AlertsConfig | None = None
+    site: SiteConfig | None = None  # its hazard-loop policy (dispatch, escalation)
 
     @classmethod
     def load(cls, config: Path | None, data: Path | None) -> Service:
@@ -56,7 +59,13 @@ class Service:
 
     @classmethod
     def of_site(cls, site: SiteConfig, data_dir: Path) -> Service:
-        return cls(site.storage, site.api, data_dir, site.alerts)
+        return cls(site.storage, site.api, data_dir, site.alerts, site)
+
+    def create_app(self, store: EventStore) -> FastAPI:
+        from vigil.api.app import create_app
+
+        policy = self.site.loop_policy() if self.site else None
+        return create_app(store, self.data_dir, self.api, self.alerts, policy)
 
     def open_store(self) -> EventStore:
         from vigil.events.store import EventStore
@@ -79,12 +88,11 @@ class BackgroundApi:
 
 def start_api(service: Service) -> BackgroundApi:
     """The API in a background thread; ``stop()`` it when done."""
-    from vigil.api.app import create_app
     from vigil.api.server import ApiServer
 
     store = service.open_store()
     try:
-        app = create_app(store, service.data_dir, service.api, service.alerts)
+        app = service.create_app(store)
         server = ApiServer(app, service.api.host, service.api.port)
         server.start()
     except BaseException:
@@ -106,19 +114,20 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port", min=1, max=65535)] = None,
 ) -> None:
-    """Serve the API over the store (events, media, cameras, stats, users, live stream), and
-    deliver the site's alerts when it has channels (one dispatcher per store: a `vigil run`
-    of the same store that runs one too takes turns with this one through the store's lease)."""
-    from vigil.api.app import create_app
+    """Serve the API and console over the store, deliver the site's alerts when it has
+    channels, and run its hazard loop (auto-dispatch, overdue) when it has a policy. Each runs
+    once per store: a `vigil run` of the same store takes turns with this one through the
+    store's leases."""
     from vigil.api.server import ApiServer
     from vigil.events.alerts import build_dispatcher
+    from vigil.events.loop.worker import LoopWorker
 
     service = Service.load(config, data)
     changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     service.api = service.api.model_copy(update=changes)
     store = service.open_store()
     try:
-        app = create_app(store, service.data_dir, service.api, service.alerts)
+        app = service.create_app(store)
         server = ApiServer(app, service.api.host, service.api.port, log_level="info")
         server.check_port()
         try:
@@ -128,10 +137,18 @@ def serve(
         if dispatcher is not None:
             dispatcher.start()
             err.print(f"alerts: {len(dispatcher.channels)} channels ({dispatcher.holder})")
+        site = service.site
+        loop = None
+        if site is not None and (site.dispatch or site.escalation):
+            wake = dispatcher.wake if dispatcher is not None else None
+            loop = LoopWorker(store, site.dispatch, site.escalation, on_change=wake).start()
+            err.print(f"hazard loop: {len(site.dispatch)} dispatch rules")
         err.print(f"data: {service.data_dir}; Ctrl-C to stop")
         try:
             server.run()
         finally:
+            if loop is not None:
+                loop.stop()
             if dispatcher is not None:
                 dispatcher.stop(drain=3.0)  # the last changes go out; the rest on the next start
     finally:

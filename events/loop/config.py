@@ -164,3 +164,18 @@ def check_escalation(value: dict[str, list[EscalationStep]]) -> dict[str, list[E
         if afters != sorted(afters):
             raise ValueError(f"escalation.{severity}: steps must come in order of 'after'")
     return value
+
+
+class LoopPolicy(_Strict):
+    """A site's hazard-loop policy: whom new events go to, by when, and who hears of overdue.
+
+    >>> LoopPolicy().model_dump()
+    {'dispatch': [], 'escalation': {}}
+    """
+
+    dispatch: list[DispatchRule] = Field(
+        default_factory=list, description="auto-dispatch rules, first match wins"
+    )
+    escalation: dict[str, list[EscalationStep]] = Field(
+        default_factory=dict, description="per severity: who is notified how long past due"
+    )

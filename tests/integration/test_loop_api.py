@@ -14,6 +14,7 @@ from apihelpers import T0, running_api, stored, violation
 from loophelpers import add_loop_users, jpeg_of, put_in_status
 from sqlalchemy import func, select
 
+from vigil.events.loop.config import LoopPolicy
 from vigil.events.loop.store import LoopStore, Photo
 from vigil.events.store.models import AuditRow, LoopRow, OutboxRow
 
@@ -332,3 +333,43 @@ def test_loop_stats_match_a_hand_count(api) -> None:
     with api.client("gate-only") as limited:
         s = limited.get(f"{API}/stats/loop").json()
     assert s["total"] == 3 and s["overdue_now"] == 0 and s["rectified"] == 2
+
+
+def test_groups_list_enabled_members_for_those_who_assign(api) -> None:
+    api.accounts.update_user("fixer2", disabled=True)
+    seen = {}
+    for role, user in ROLES.items():
+        with api.client(user) as c:
+            seen[role] = c.get(f"{API}/groups")
+    assert {r: s.status_code for r, s in seen.items()} == {
+        "admin": 200,
+        "operator": 200,
+        "rectifier": 403,
+        "verifier": 200,
+        "viewer": 403,
+    }
+    assert seen["operator"].json() == [
+        {"name": "electrical", "members": ["outsider"]},
+        {"name": "maint", "members": ["fixer"]},  # fixer2 is disabled
+    ]
+
+
+def test_the_dispatch_policy_is_the_sites(url: str, tmp_path: Path) -> None:
+    policy = LoopPolicy.model_validate(
+        {
+            "dispatch": [
+                {"match": {"rules": ["fire"]}, "assign": {"user": "ann"}, "due": {"high": "1h"}},
+                {"assign": {"group": "maint"}, "due": {"low": "7d"}},
+            ],
+            "escalation": {"high": [{"after": "0s", "notify": {"channel": "phones"}}]},
+        }
+    )
+    with running_api(url, tmp_path / "data", loop_policy=policy) as r, r.client("viewer") as c:
+        shown = c.get(f"{API}/dispatch-policy").json()
+    assert [(d["rules"], d["assignee"], d["due_seconds"]) for d in shown["dispatch"]] == [
+        (["fire"], "user:ann", {"high": 3600.0}),
+        (None, "group:maint", {"low": 604800.0}),
+    ]
+    assert shown["escalation"] == [
+        {"severity": "high", "after_seconds": 0.0, "notify": "channel:phones"}
+    ]

@@ -225,6 +225,29 @@ def test_serve_delivers_the_sites_alerts_and_stops_its_dispatcher(tmp_path: Path
     assert "alerts: 1 channels" in stderr and "Traceback" not in stderr
 
 
+def test_serve_runs_the_sites_hazard_loop(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "cameras: [{id: gate-3, source: 'rtsp://10.0.0.9/s'}]\n"
+        f"storage: {{data_dir: {data}}}\n"
+        "dispatch: [{assign: {group: maint}, due: {low: 24h, medium: 24h, high: 24h}}]\n"
+    )
+    server = Serving("serve", "--config", str(site))
+    try:
+        server.wait_ready()
+        with EventStore.for_data_dir(data) as store:
+            event = open_event(store)
+            wait_until(lambda: store.get_event(event.id).status == "assigned", 30, "auto-dispatch")
+            moves = [(a.to_status, a.actor) for a in store.audit(event.id)]
+        status, stderr = server.stop()
+    finally:
+        server.stop()
+    assert status == 0, stderr
+    assert moves == [("acknowledged", "auto-dispatch"), ("assigned", "auto-dispatch")]
+    assert "hazard loop: 1 dispatch rules" in stderr and "Traceback" not in stderr
+
+
 @pytest.mark.slow
 def test_detect_then_serve_the_event_its_model_card_and_its_clip(
     videos: Path, tmp_path: Path
