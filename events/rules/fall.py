@@ -41,7 +41,7 @@ class FallParams(RuleParams):
 
     severity: Severity = "critical"
     mode: Literal["motion", "pose"] = Field(
-        "motion",
+        "pose",
         description="motion: a fast change from upright to down, then staying down; pose: "
         "every person_fallen box from the model (sitting and crouching people included)",
     )

@@ -180,7 +180,7 @@ def test_sign_in_shows_the_role_and_only_what_it_may_see(page_for, site: Site) -
     viewer.fill("#login input[name=name]", "vic")
     viewer.fill("#login input[name=password]", "not the password")
     viewer.click("#login button[type=submit]")
-    viewer.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
+    viewer.wait_for_function("document.querySelector('#login-error')?.textContent.length > 0")
     assert "wrong name or password" in viewer.inner_text("#login-error")
     shot(viewer, site, "login-refused")
 
@@ -236,7 +236,7 @@ def test_a_clip_plays_and_seeks_with_the_boxes_drawn_over_it(page_for, site: Sit
     page = page_for("ana")
     page.goto(f"{site.url}/console/#/events/{fall.id}")
     page.wait_for_selector("#clip")
-    page.wait_for_function("document.querySelector('#clip').readyState >= 2")
+    page.wait_for_function("document.querySelector('#clip')?.readyState >= 2")
     assert page.locator("#confidence polyline").count() == 1
     page.evaluate("document.querySelector('#clip').play()")
     page.wait_for_function("document.querySelector('#clip').currentTime > 0.3 && "
@@ -341,7 +341,7 @@ def test_stats_chart_the_counts_and_export_them_as_csv(page_for, site: Site) -> 
     page.select_option("#range", "")
     with site.store() as store:
         total = len(store.list_events())
-    page.wait_for_function(f"document.querySelector('#total').textContent === '{total}'")
+    page.wait_for_function(f"document.querySelector('#total')?.textContent === '{total}'")
     assert page.locator("#by-rule rect").count() >= 2
     with page.expect_download() as download:
         page.click("#csv")

@@ -36,8 +36,9 @@ def between(a, b, f: float) -> tuple[float, ...]:
 
 
 def opened(frames, **params) -> list[float]:
-    """Times at which a fall violation opened, feeding frames [(t, detections)]."""
-    rule = FallRule(FallParams(**params))
+    """Times at which a fall violation opened, feeding frames [(t, detections)] to the rule
+    in motion mode (or the ``mode`` given)."""
+    rule = FallRule(FallParams(**{"mode": "motion", **params}))
     tracker = ViolationTracker("cam", "fall", rule.params)
     out = []
     for t, d in frames:
