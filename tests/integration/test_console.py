@@ -59,7 +59,7 @@ def _vigil(*args: str, stdin: str | None = None, timeout: float = 600) -> None:
     assert done.returncode == 0, f"vigil {' '.join(args)}: {done.stderr[-2000:]}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """`vigil detect` on a fall and a fire video (once), users, and `vigil serve` over them."""
     root = tmp_path_factory.mktemp("console")
@@ -106,7 +106,9 @@ def site(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
         print(f"\nconsole screenshots in {shots}")
 
 
-@pytest.fixture(scope="session")
+# Module scope: a live sync Playwright keeps an event loop running in this thread, and
+# asyncio.run() in any later test would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         lacking("Debian's chromium is not installed (scripts/setup installs it as root)")
