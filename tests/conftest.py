@@ -25,6 +25,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+# The console's browser-test fixtures (`site`, `browser`, `page_for`), for every test module.
+pytest_plugins = ["consolehelpers"]
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VIDEOS = SHARED / "data" / "videos"
 PG_URL = os.environ.get("VIGIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -1,7 +1,8 @@
 """The console's browser tests' parts: `vigil serve` over events that `vigil detect` found in
 real footage, signed-in users, and a headless Debian chromium driven by Playwright.
 
-tests/integration/conftest.py offers the fixtures (`site`, `browser`, `page_for`) to every module.
+tests/conftest.py loads this module as a plugin, so its fixtures (`site`, `browser`,
+`page_for`) serve every test module.
 """
 
 from __future__ import annotations
@@ -17,11 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import lacking
 
 from vigil.events.store import EventStore
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a long passphrase"
@@ -107,7 +105,10 @@ def site(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
+        from conftest import lacking  # conftest loads this module: import it late
+
         lacking("Debian's chromium is not installed (scripts/setup installs it as root)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     with playwright_api.sync_playwright() as p:
         # The alarm's tone may start without a click in the page (a kiosk's setting, too).
         b = p.chromium.launch(
