@@ -109,7 +109,7 @@ export async function zones(view, ctx, wanted) {
       const points = z.polygon.map((p) => p.join(",")).join(" ");
       const [cx, cy] = centroid(z.polygon);
       const shape = svg("g", { class: `z-zone${on ? " on" : ""}`, "data-name": z.name },
-        svg("polygon", { points, fill: colour, "fill-opacity": on ? 0.32 : 0.2, stroke: colour,
+        svg("polygon", { points, fill: colour, "fill-opacity": on ? 0.22 : 0.14, stroke: colour,
           "stroke-width": on ? 3 : 2, "vector-effect": "non-scaling-stroke", "data-index": i }),
         svg("text", { x: cx, y: cy, "font-size": 14 * k, "text-anchor": "middle", class: "z-label" }, z.name));
       if (on) {
