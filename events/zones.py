@@ -102,6 +102,7 @@ class Zone(BaseModel):
         return points_in_polygon(np.asarray(self.polygon, dtype=float), points)
 
 
+MAX_VERTICES = 256  # a drawn zone's points: more is a runaway click, and costs every frame
 ZoneKind = Literal["restricted", "helmet-required", "work-at-height", "post"]
 
 # The rules that enforce each kind of zone. A zone drawn in the console turns the first on (with
@@ -143,6 +144,10 @@ class CameraZone(Zone):
 
     name: str = Field(
         min_length=1, max_length=128, description="unique name of the zone on its camera"
+    )
+    polygon: list[tuple[float, float]] = Field(
+        max_length=MAX_VERTICES,
+        description="vertices (x, y) in pixels of the source frame, in drawing order",
     )
     kind: ZoneKind = Field(
         description="restricted, helmet-required, work-at-height or post: the rules it feeds"

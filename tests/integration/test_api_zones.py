@@ -92,6 +92,7 @@ def test_a_camera_shows_its_site_zones_until_zones_are_saved(api) -> None:
         ([zone("a", kind="forbidden")], "zones.0.kind: Input should be 'restricted'"),
         ([zone("a"), zone("a", "post")], "zones: zone 'a' is defined twice"),
         ([zone("")], "zones.0.name: String should have at least 1 character"),
+        ([zone("a", polygon=[[i, i * i % 7] for i in range(300)])], "at most 256 items"),
         ([{**zone("a"), "colour": "red"}], "zones.0.colour: Extra inputs are not permitted"),
     ],
 )

@@ -122,9 +122,9 @@ def test_a_drawn_zone_is_saved_and_picked_up_by_the_running_worker(
     def at(fx: float, fy: float) -> tuple[float, float]:
         return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
 
-    for fx, fy in ((0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.6)):
+    for fx, fy in ((0.02, 0.3), (0.98, 0.3), (0.98, 0.98), (0.02, 0.6)):
         page.mouse.click(*at(fx, fy))
-    page.mouse.click(*at(0.02, 0.02))  # the first point again: closed
+    page.mouse.click(*at(0.02, 0.3))  # the first point again: closed
     page.wait_for_selector("#z-list .z-row", timeout=WAIT_MS)
     # The new zone is selected: drag its last point down to the bottom-left corner.
     page.mouse.move(*at(0.02, 0.6))
@@ -132,7 +132,7 @@ def test_a_drawn_zone_is_saved_and_picked_up_by_the_running_worker(
     page.mouse.move(*at(0.02, 0.8), steps=4)
     page.mouse.move(*at(0.02, 0.98), steps=4)
     page.mouse.up()
-    page.fill("#z-list .z-name", "whole-yard")
+    page.fill("#z-list .z-name", "concourse")
     page.select_option("#z-list .z-kind", "restricted")
     page.click("#z-save")
     page.wait_for_function(
@@ -144,9 +144,9 @@ def test_a_drawn_zone_is_saved_and_picked_up_by_the_running_worker(
         saved = ZoneStore(store).latest(CAMERA)
     assert saved is not None and saved.saved_by == "ana"
     (zone,) = saved.zones
-    assert (zone["name"], zone["kind"]) == ("whole-yard", "restricted")
+    assert (zone["name"], zone["kind"]) == ("concourse", "restricted")
     # Where the points were clicked, in the frame's pixels; the last one where it was dragged.
-    drawn = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98)]
+    drawn = [(0.02, 0.3), (0.98, 0.3), (0.98, 0.98), (0.02, 0.98)]
     got = [c for point in zone["polygon"] for c in point]
     want = [c for fx, fy in drawn for c in (fx * width, fy * height)]
     assert got == pytest.approx(want, abs=0.02 * max(width, height)), zone["polygon"]
@@ -166,4 +166,4 @@ def test_a_drawn_zone_is_saved_and_picked_up_by_the_running_worker(
     assert events[0].start_wall >= saved.saved_at
     page.reload()  # the saved zone is what the editor shows now
     page.wait_for_selector("#z-board[data-ready='1']", timeout=WAIT_MS)
-    assert page.locator("#z-list .z-name").input_value() == "whole-yard"
+    assert page.locator("#z-list .z-name").input_value() == "concourse"

@@ -155,9 +155,8 @@ export async function zones(view, ctx, wanted) {
     const rules = (state.kinds[z.kind] || []).join(", ");
     const node = el("div", { class: `z-row${i === state.selected ? " on" : ""}`, dataset: { name: z.name } },
       el("span", { class: "z-swatch", style: `background:${COLOUR[z.kind]}` }),
-      el("div", { class: "z-fields" }, name, kind,
-        el("span", { class: "muted z-meta" }, `${z.polygon.length} points${rules ? ` · ${rules}` : ""}`)),
-      remove);
+      el("div", { class: "z-fields" }, name, kind, remove,
+        el("span", { class: "muted z-meta" }, `${z.polygon.length} points${rules ? ` · ${rules}` : ""}`)));
     node.onclick = (e) => {
       if (e.target.closest("input, select, button")) return;
       state.selected = i;
