@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import httpx
 import pytest
-from consolehelpers import PASSWORD, VIGIL, Site, _free_port, _vigil, shot
+from consolehelpers import PASSWORD, PHONE, VIGIL, Site, _free_port, _vigil, shot
 from livehelpers import wait_for
 
 from vigil.events.evidence import latest_frame_path
@@ -167,3 +167,13 @@ def test_a_drawn_zone_is_saved_and_picked_up_by_the_running_worker(
     page.reload()  # the saved zone is what the editor shows now
     page.wait_for_selector("#z-board[data-ready='1']", timeout=WAIT_MS)
     assert page.locator("#z-list .z-name").input_value() == "concourse"
+
+
+def test_the_zones_editor_fits_a_phone(worker, page_for) -> None:
+    site, _ = worker
+    page = page_for("ana", PHONE)
+    page.goto(f"{site.url}/console/#/zones/{CAMERA}")
+    page.wait_for_selector("#z-board[data-ready='1']", timeout=WAIT_MS)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the zones editor scrolls sideways: {width} px"
+    shot(page, site, "phone-zones")

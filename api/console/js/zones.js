@@ -269,7 +269,12 @@ export async function zones(view, ctx, wanted) {
     if (e.key === "Escape") { state.drawing = null; board.classList.remove("drawing"); setDirty(state.dirty); draw(); }
   };
   document.addEventListener("keydown", onKey);
-  const resize = new ResizeObserver(() => draw());
+  // Handles keep their size on screen: redrawn once the board's width settles (in the next
+  // frame, so a redraw that moves the layout never re-enters the observer).
+  let drawnWidth = 0;
+  const resize = new ResizeObserver(() => requestAnimationFrame(() => {
+    if (board.clientWidth !== drawnWidth) { drawnWidth = board.clientWidth; draw(); }
+  }));
   resize.observe(board);
   const leave = (e) => { if (state.dirty) { e.preventDefault(); e.returnValue = ""; } };
   window.addEventListener("beforeunload", leave);
