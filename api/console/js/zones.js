@@ -67,14 +67,15 @@ export async function zones(view, ctx, wanted) {
   const img = el("img", { alt: "", draggable: "false" });
   const stage = svg("svg", { id: "z-stage", class: "z-stage", preserveAspectRatio: "none" });
   const blank = el("div", { class: "z-blank", hidden: true });
-  const hint = el("p", { class: "z-hint muted", id: "z-hint" });
+  const hint = el("span", { id: "z-hint" });
+  const source = el("span", { id: "z-source" });
   const list = el("div", { id: "z-list", class: "z-list" });
   const board = el("div", { class: "z-board", id: "z-board" }, img, blank, stage);
 
   view.append(el("section", { class: "panel", id: "zones" },
     el("div", { class: "head" }, el("h1", {}, "Zones"), pick, rev, revertButton, saveButton),
     cameras.length ? el("div", { class: "z-grid" },
-      el("div", {}, board, hint),
+      el("div", {}, board, el("p", { class: "z-hint muted" }, hint, source)),
       el("aside", { class: "z-side" },
         el("div", { class: "z-side-head" }, el("h2", {}, "Zones on this camera"), addButton),
         list, error,
@@ -295,6 +296,9 @@ export async function zones(view, ctx, wanted) {
     blank.hidden = !!picture;
     state.size = picture ? picture.slice(0, 2) : NO_FRAME;
     blank.textContent = picture ? "" : `No picture of ${camera} yet: drawing on an empty ${NO_FRAME.join("×")} frame.`;
+    source.textContent = picture
+      ? `${picture[0]}×${picture[1]} px · ${picture[2] === "frame" ? "the newest frame" : "the newest event's snapshot"}`
+      : "";
     board.style.aspectRatio = `${state.size[0]} / ${state.size[1]}`;
     board.dataset.width = state.size[0];
     board.dataset.height = state.size[1];
