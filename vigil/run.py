@@ -38,7 +38,7 @@ from vigil.events.live import LiveEvidenceWriter
 from vigil.events.loop.worker import LoopWorker
 from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
-from vigil.events.rules import build_rules
+from vigil.events.rules import Rule, build_rules
 from vigil.events.segments import recover_segments
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
@@ -185,7 +185,15 @@ class SiteRunner:
             self._alerts.start()
         loop = self._loop_worker()
         configs = {c.id: c for c, _, _ in self._plans}
-        zones = ZoneWatcher(self._zones, cameras, configs, self.data_dir, self._applied)
+        on_rules = None
+        if recorder is not None:  # what the models saw is placed in the new zones too
+
+            def on_rules(camera: str, rules: list[Rule]) -> None:
+                recorder.set_zones(camera, _zones_of(configs[camera], rules))
+
+        zones = ZoneWatcher(
+            self._zones, cameras, configs, self.data_dir, self._applied, on_rules=on_rules
+        )
         writer.start()
         for part in (recorder, retention):
             if part is not None:
@@ -222,6 +230,7 @@ class SiteRunner:
     ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
         """The recorder and retention of the cameras with ``record.enabled`` (none: None)."""
         configs = {c.id: c for c, _, _ in self._plans}
+        rules = {c.id: r for c, r, _ in self._plans}
         recorded = [c for c in cameras if self.site.record_of(configs[c.id]).enabled]
         if not recorded:
             return None, None
@@ -247,7 +256,7 @@ class SiteRunner:
                 reader.ring,
                 settings,
                 lambda t, reader=reader: reader.wall_origin + t,
-                _zones_of(config),
+                _zones_of(config, rules[camera.id]),
             )
         storage = self.site.storage
         floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
@@ -324,12 +333,13 @@ class SiteRunner:
         ).start()
 
 
-def _zones_of(camera: CameraConfig) -> list[Zone]:
-    """The camera's named zones and those its rules define, once per name."""
+def _zones_of(camera: CameraConfig, rules: list[Rule]) -> list[Zone]:
+    """The camera's named zones and those its rules use, once per name (a zone saved in the
+    console wins over a file's zone of the same name)."""
     zones = {z.name: z for z in camera.zones}
-    for params in camera.rules.enabled().values():
-        for zone in getattr(params, "zones", None) or ():
-            zones.setdefault(zone.name, zone)
+    for rule in rules:
+        for zone in rule.params.zones or ():
+            zones[zone.name] = zone
     return list(zones.values())
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -61,6 +61,7 @@ class ZoneWatcher:
         configs: their site configs, by camera id.
         data_dir: where the newest frames are kept (``media/<camera>/latest.jpg``).
         applied: the revision each camera started with (none: the site file's zones).
+        on_rules: told each camera's new rules as they are handed to its pipeline.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class ZoneWatcher:
         *,
         poll_s: float = POLL_S,
         frame_every_s: float = FRAME_EVERY_S,
+        on_rules: Callable[[str, list[Rule]], None] | None = None,
     ) -> None:
         self.zones = zones
         self.cameras = {c.id: c for c in cameras}
@@ -81,6 +83,7 @@ class ZoneWatcher:
         self.applied = dict(applied or {})
         self.poll_s = poll_s
         self.frame_every_s = frame_every_s
+        self.on_rules = on_rules
         self._written: dict[str, tuple[int, float]] = {}  # camera -> (id of frame, when)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="zone-watch", daemon=True)
@@ -133,6 +136,8 @@ class ZoneWatcher:
             )
             return
         self.cameras[camera].pipeline.stage_rules(rules, saved.revision)
+        if self.on_rules is not None:
+            self.on_rules(camera, rules)
 
     def keep_frames(self) -> None:
         """Write each camera's newest analysed frame, at most every ``frame_every_s``."""

@@ -110,13 +110,19 @@ def test_the_watcher_stages_a_newer_revision_and_keeps_the_newest_frame(tmp_path
     pipeline = CameraPipeline("cam", build_rules(site), [Fixed(CARDS["fall"], ["person"])], fps=2)
     camera = SimpleNamespace(id="cam", pipeline=pipeline, last_frame=frame(0))
     config = SimpleNamespace(id="cam", rules=site)
-    watcher = ZoneWatcher(zones, [camera], {"cam": config}, tmp_path)
+    told = []
+    watcher = ZoneWatcher(
+        zones, [camera], {"cam": config}, tmp_path, on_rules=lambda c, r: told.append((c, r))
+    )
     assert watcher.poll() == []
 
     drawn = [kind_zone("pit", "restricted").model_dump(mode="json")]
     zones.save("cam", drawn, "ana", base_revision=0)
     zones.save("elsewhere", drawn, "ana")  # another worker's camera
     assert watcher.poll() == ["cam"] and watcher.poll() == []
+    assert [(c, [r.name for r in rules]) for c, rules in told] == [
+        ("cam", ["fall", "restricted_zone"])
+    ]  # the recorder places what the models saw in the new zones
     pipeline.analyse(frame(1))
     assert pipeline.zone_revision == 1 and [r.name for r in pipeline.rules][-1] == "restricted_zone"
     with pytest.raises(StaleZones, match="revision 0, now 1"):
