@@ -27,6 +27,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from vigil.events.alerts import AlertsConfig
 from vigil.events.loop.config import LoopPolicy
 from vigil.events.store import EventStore
+from vigil.events.zones import CameraZone
 
 from .accounts import AccountError, Accounts
 from .config import ApiConfig, session_secret
@@ -49,6 +50,7 @@ from .routers import (
     tokens,
     users,
     workflow,
+    zones,
 )
 from .security import SessionSigner
 
@@ -71,9 +73,11 @@ def create_app(
     config: ApiConfig | None = None,
     alerts: AlertsConfig | None = None,
     loop_policy: LoopPolicy | None = None,
+    site_zones: dict[str, list[CameraZone]] | None = None,
 ) -> FastAPI:
     """The API over ``store``, serving media from ``data_dir/media``; ``alerts``: the site's
-    channels (listed by GET /channels; a WebPush channel's key at GET /push/key).
+    channels (listed by GET /channels; a WebPush channel's key at GET /push/key);
+    ``site_zones``: each camera's zones in the site file (GET /cameras/{id}/zones).
 
     Raises :class:`~vigil.api.config.SecretError` when the session secret is configured but
     unusable (one line, without the secret).
@@ -92,6 +96,7 @@ def create_app(
         login_limiter=MovingWindowRateLimiter(MemoryStorage()),
         alerts=alerts,
         loop_policy=loop_policy,
+        site_zones=site_zones,
     )
 
     @asynccontextmanager
@@ -120,6 +125,7 @@ def create_app(
         auth,
         events,
         cameras,
+        zones,
         stats,
         users,
         tokens,

@@ -23,6 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 from vigil.events.alerts import AlertsConfig
 from vigil.events.loop.config import LoopPolicy
 from vigil.events.store import EventStore
+from vigil.events.zones import CameraZone
 
 from .accounts import Accounts, User
 from .config import ApiConfig
@@ -57,6 +58,7 @@ class Services:
     login_limiter: MovingWindowRateLimiter
     alerts: AlertsConfig | None = None  # the site's channels (GET /channels, WebPush)
     loop_policy: LoopPolicy | None = None  # the site's dispatch and escalation
+    site_zones: dict[str, list[CameraZone]] | None = None  # per camera, the site file's zones
 
     @property
     def base_url(self) -> str:

@@ -72,6 +72,11 @@ class ContinuousRecorder:
         )
         self._zones[camera] = tuple(zones)
 
+    def set_zones(self, camera: str, zones: Sequence[Zone]) -> None:
+        """The zones the camera's detections are placed in from now on (zones saved in the
+        console replace the site file's while the worker runs)."""
+        self._zones[camera] = tuple(zones)
+
     def start(self) -> None:
         self._thread.start()
 

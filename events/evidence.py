@@ -176,9 +176,14 @@ def write_snapshot(image: np.ndarray, violation: Violation, path: Path) -> Path:
         detections,
         labels=[f"{violation.rule} {violation.label} {violation.peak_confidence:.2f}"],
     )
-    ok, jpeg = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return _write_jpeg(scene, path, 90)
+
+
+def _write_jpeg(image: np.ndarray, path: Path, quality: int) -> Path:
+    """``image`` (BGR) as a JPEG at ``path``, whole or not at all."""
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise EvidenceError(f"could not encode a JPEG of shape {scene.shape}")
+        raise EvidenceError(f"could not encode a JPEG of shape {image.shape}")
     path = Path(path)
     tmp = _temp_beside(path)
     try:
@@ -187,6 +192,17 @@ def write_snapshot(image: np.ndarray, violation: Violation, path: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def latest_frame_path(data_dir: Path, camera: str) -> Path:
+    """Where a worker keeps a camera's newest frame: ``media/<camera>/latest.jpg``."""
+    return camera_media_dir(data_dir, camera) / "latest.jpg"
+
+
+def write_latest_frame(image: np.ndarray, data_dir: Path, camera: str) -> Path:
+    """Keep ``image`` (BGR, unannotated) as the camera's newest frame (zones are drawn on it)."""
+    _check_image(image)
+    return _write_jpeg(image, latest_frame_path(data_dir, camera), 85)
 
 
 # --- clip --------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from typing import Literal, TypeVar
 
 import numpy as np
 import supervision as sv
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,87 @@ class Zone(BaseModel):
         [True, True, False]
         """
         return points_in_polygon(np.asarray(self.polygon, dtype=float), points)
+
+
+MAX_VERTICES = 256  # a drawn zone's points: more is a runaway click, and costs every frame
+ZoneKind = Literal["restricted", "helmet-required", "work-at-height", "post"]
+
+# The rules that enforce each kind of zone. A zone drawn in the console turns the first on (with
+# its default parameters) where the site does not configure it; the others get the zones only
+# where the site configures them (``inactive_on_post`` is a choice, not implied by a post).
+KIND_RULES: dict[str, tuple[str, ...]] = {
+    "restricted": ("restricted_zone",),
+    "helmet-required": ("no_helmet",),
+    "work-at-height": ("no_harness",),
+    "post": ("absent_from_post", "inactive_on_post"),
+}
+
+_Z = TypeVar("_Z", bound=Zone)
+
+
+def check_unique_names(zones: Sequence[_Z] | None) -> Sequence[_Z] | None:
+    """``zones`` as given, or ValueError naming a zone defined twice.
+
+    >>> check_unique_names([Zone(name="a", polygon=[(0, 0), (1, 0), (1, 1)])] * 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: zone 'a' is defined twice
+    """
+    seen: set[str] = set()
+    for zone in zones or ():
+        if zone.name in seen:
+            raise ValueError(f"zone {zone.name!r} is defined twice")
+        seen.add(zone.name)
+    return zones
+
+
+class CameraZone(Zone):
+    """A zone of a camera with what it is for: the kind decides which rules apply in it
+    (:data:`KIND_RULES`).
+
+    >>> CameraZone(name="pit", kind="restricted", polygon=[(0, 0), (9, 0), (9, 9)]).kind
+    'restricted'
+    """
+
+    name: str = Field(
+        min_length=1, max_length=128, description="unique name of the zone on its camera"
+    )
+    polygon: list[tuple[float, float]] = Field(
+        max_length=MAX_VERTICES,
+        description="vertices (x, y) in pixels of the source frame, in drawing order",
+    )
+    kind: ZoneKind = Field(
+        description="restricted, helmet-required, work-at-height or post: the rules it feeds"
+    )
+
+    def plain(self) -> Zone:
+        """The polygon as a rule's zone (without its kind)."""
+        return Zone(name=self.name, polygon=self.polygon)
+
+
+class CameraZones(BaseModel):
+    """Every zone of one camera, as edited in the console: names are unique.
+
+    >>> square = [(0, 0), (9, 0), (9, 9), (0, 9)]
+    >>> try:
+    ...     CameraZones(zones=[{"name": "a", "kind": "post", "polygon": square},
+    ...                        {"name": "a", "kind": "restricted", "polygon": square}])
+    ... except ValueError as exc:
+    ...     print(exc.errors()[0]["msg"])
+    Value error, zone 'a' is defined twice
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    zones: list[CameraZone] = Field(
+        max_length=64, description="the camera's zones; an empty list: none"
+    )
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_names(cls, zones: list[CameraZone]) -> list[CameraZone]:
+        check_unique_names(zones)
+        return zones
 
 
 def _area(pts: np.ndarray) -> float:

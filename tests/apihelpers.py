@@ -60,17 +60,19 @@ def running_api(
     data_dir: Path,
     alerts: AlertsConfig | None = None,
     loop_policy: LoopPolicy | None = None,
+    site_zones: dict | None = None,
     **config: object,
 ) -> Iterator[Running]:
     """An API server on a free loopback port, with the USERS and a token for each;
-    ``alerts``: the site's channels; ``loop_policy``: its dispatch and escalation."""
+    ``alerts``: the site's channels; ``loop_policy``: its dispatch and escalation;
+    ``site_zones``: each camera's zones in the site file."""
     store = EventStore(url)
     accounts = Accounts(store.engine)
     tokens = {}
     for name, (role, cameras) in USERS.items():
         accounts.add_user(name, PASSWORD, role, cameras=cameras)
         tokens[name] = accounts.create_token(name, "tests").secret
-    app = create_app(store, data_dir, ApiConfig(**config), alerts, loop_policy)
+    app = create_app(store, data_dir, ApiConfig(**config), alerts, loop_policy, site_zones)
     server = ApiServer(app, "127.0.0.1", 0)
     server.start()
     try:

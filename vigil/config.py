@@ -56,7 +56,7 @@ from vigil.events.loop.config import (
 )
 from vigil.events.rules.params import RulesConfig
 from vigil.events.segments import RecordSettings
-from vigil.events.zones import Zone
+from vigil.events.zones import CameraZone, Zone
 from vigil.streams.reader import ReaderOptions
 from vigil.streams.sources import SourceSpec, parse_source
 
@@ -340,6 +340,11 @@ class SiteConfig(_Strict):
         if alerts is not None:
             alerts.public_url = self.api.public_url and self.api.public_url.rstrip("/")
         return self
+
+    def site_zones(self) -> dict[str, list[CameraZone]]:
+        """Each camera's zones by kind as this file gives them: the default that zones saved
+        through the API replace, camera by camera."""
+        return {camera.id: camera.rules.camera_zones() for camera in self.cameras}
 
     @property
     def enabled_cameras(self) -> list[CameraConfig]:

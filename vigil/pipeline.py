@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from vigil.events.rules import Rule, build_rules
 from vigil.events.violation import LifecycleEvent, ModelRef, Phase
 from vigil.events.zones import warn_zones_off_frame
 from vigil.streams.frame import Frame
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CameraPipeline",
@@ -136,19 +139,72 @@ class CameraPipeline:
         self.camera = camera
         self.rules = rules
         self.detectors = detectors
-        sources = label_sources(rules, [d.card for d in detectors])
-        # Per model, the labels another model serves on this camera: dropped before tracking.
-        self._foreign = {
-            d.name: [label for label, name in sources.items() if name != d.name] for d in detectors
-        }
+        self._clock = clock
         track_ids = itertools.count(1)  # one id space per camera, across its models
         self._trackers = {d.name: ModelTracker(fps, track_ids) for d in detectors}
         self._lifecycles = {
             rule.name: ViolationTracker(camera, rule.name, rule.params, clock=clock)
             for rule in rules
         }
-        self._model_refs = model_refs(rules, [d.card for d in detectors], sources)
+        self._route_labels()
         self._frame_checked = False
+        self._staged: tuple[list[Rule], int] | None = None
+        self.zone_revision = 0  # the saved zones in force (0: the site file's)
+
+    def _route_labels(self) -> None:
+        """Which model serves each label the rules need, and the card behind each rule."""
+        sources = label_sources(self.rules, [d.card for d in self.detectors])
+        # Per model, the labels another model serves on this camera: dropped before tracking.
+        self._foreign = {
+            d.name: [label for label, name in sources.items() if name != d.name]
+            for d in self.detectors
+        }
+        self._model_refs = model_refs(self.rules, [d.card for d in self.detectors], sources)
+
+    def stage_rules(self, rules: list[Rule], revision: int) -> None:
+        """Hand this camera new rules (from any thread): the next analysed frame swaps them in
+        (:meth:`analyse`), so no frame sees half of them."""
+        self._staged = (rules, revision)
+
+    def _swap_rules(self, pts: float, wall: float) -> list[LifecycleEvent]:
+        """Apply the staged rules: a rule whose parameters (zones) changed starts afresh, its
+        open violations ended now; an unchanged one carries on. A rule that needs a model this
+        worker did not load is left out, with a warning."""
+        staged, self._staged = self._staged, None
+        if staged is None:
+            return []
+        rules, revision = staged
+        provided = frozenset().union(*(d.card.labels for d in self.detectors))
+        current = {rule.name: rule for rule in self.rules}
+        kept: list[Rule] = []
+        for rule in rules:
+            missing = [group for group in rule.requires if not group & provided]
+            if missing:
+                log.warning(
+                    "camera %s: rule %s needs a model providing %s, which this worker did not "
+                    "load; restart it to apply the rule",
+                    self.camera,
+                    rule.name,
+                    " or ".join(sorted(missing[0])),
+                )
+                continue
+            same = current.get(rule.name)
+            kept.append(same if same is not None and same.params == rule.params else rule)
+        events: list[LifecycleEvent] = []
+        for name, rule in current.items():
+            if not any(rule is k for k in kept):
+                events += self._lifecycles.pop(name).finish(pts, wall)
+        for rule in kept:
+            if rule.name not in self._lifecycles:
+                self._lifecycles[rule.name] = ViolationTracker(
+                    self.camera, rule.name, rule.params, clock=self._clock
+                )
+        self.rules = kept
+        self._route_labels()
+        self._frame_checked = False  # new zones are checked against the frame too
+        self.zone_revision = revision
+        log.info("camera %s: zones updated (rev %d)", self.camera, revision)
+        return events
 
     def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
         """Every model's tracked detections for the frame, merged.
@@ -165,13 +221,15 @@ class CameraPipeline:
         return merge_detections([d for d in per_model if len(d)])
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
-        """Detect, track, then each rule on the frame and its lifecycle."""
+        """Detect, track, then each rule on the frame and its lifecycle (after swapping in
+        rules staged by :meth:`stage_rules`)."""
+        swapped = self._swap_rules(frame.pts, frame.wall) if self._staged is not None else []
         if not self._frame_checked:  # the frame size is known from the first frame on
             zones = [zone for rule in self.rules for zone in rule.params.zones or ()]
             warn_zones_off_frame(self.camera, zones, frame.shape)
             self._frame_checked = True
         detections = self.detect(frame, raw)
-        events: list[LifecycleEvent] = []
+        events: list[LifecycleEvent] = swapped
         for rule in self.rules:
             observations = rule.observe(detections, frame)
             lifecycle = self._lifecycles[rule.name]

@@ -38,16 +38,18 @@ from vigil.events.live import LiveEvidenceWriter
 from vigil.events.loop.worker import LoopWorker
 from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
-from vigil.events.rules import build_rules
+from vigil.events.rules import Rule, build_rules
 from vigil.events.segments import recover_segments
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
+from vigil.events.store.zones import ZoneStore
 from vigil.events.zones import Zone
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
 from vigil.streams.reader import CameraReader
 from vigil.streams.supervisor import Supervisor
+from vigil.zone_watch import ZoneWatcher, saved_rules
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,9 @@ class SiteRunner:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url = site.storage.database_url
         self.store = EventStore(url) if url else EventStore.for_data_dir(self.data_dir)
+        self._zones = ZoneStore(self.store)
+        self._applied: dict[str, int] = {}  # camera -> saved zones revision it starts with
+        plans = [self._with_saved_zones(plan, cards) for plan in plans]
         try:  # alerts go out from the outbox (DESIGN.md, Alerts); channels checked here
             self._alerts = build_dispatcher(self.store, site.alerts, self.data_dir)
         except ValueError as exc:
@@ -112,6 +117,28 @@ class SiteRunner:
         self._cameras: list[AnalysedCamera] = []
         self._loop: LoopWorker | None = None
         _set_torch_threads(site.inference.threads)
+
+    def _with_saved_zones(self, plan, cards):
+        """The camera's plan with the zones saved through the API in place of the site
+        file's; the file's, with a warning, when they cannot be applied."""
+        camera, rules, chosen = plan
+        saved = self._zones.latest(camera.id)
+        if saved is None:
+            return plan
+        try:
+            saved_plan = build_rules(saved_rules(camera, saved))
+            saved_cards = cards_for_rules(saved_plan, cards)
+        except (ConfigError, ValueError) as exc:
+            log.warning(
+                "camera %s: saved zones (rev %d) not applied, the site file's are: %s",
+                camera.id,
+                saved.revision,
+                exc,
+            )
+            return plan
+        self._applied[camera.id] = saved.revision
+        log.info("camera %s: saved zones (rev %d) in force", camera.id, saved.revision)
+        return camera, saved_plan, saved_cards
 
     def analysed_counts(self) -> dict[str, int]:
         """Frames analysed so far per camera (while :meth:`run` runs)."""
@@ -157,12 +184,23 @@ class SiteRunner:
         if self._alerts is not None:
             self._alerts.start()
         loop = self._loop_worker()
+        configs = {c.id: c for c, _, _ in self._plans}
+        on_rules = None
+        if recorder is not None:  # what the models saw is placed in the new zones too
+
+            def on_rules(camera: str, rules: list[Rule]) -> None:
+                recorder.set_zones(camera, _zones_of(configs[camera], rules))
+
+        zones = ZoneWatcher(
+            self._zones, cameras, configs, self.data_dir, self._applied, on_rules=on_rules
+        )
         writer.start()
         for part in (recorder, retention):
             if part is not None:
                 part.start()
         supervisor.start()
         service.start()
+        zones.start()
         log.info("watching %d cameras", len(cameras))
         try:
             while not stop.wait(0.5):
@@ -174,6 +212,7 @@ class SiteRunner:
                     break
         finally:
             self._loop = loop
+            zones.stop()
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
         return RunSummary(
             seconds=time.monotonic() - began,
@@ -191,6 +230,7 @@ class SiteRunner:
     ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
         """The recorder and retention of the cameras with ``record.enabled`` (none: None)."""
         configs = {c.id: c for c, _, _ in self._plans}
+        rules = {c.id: r for c, r, _ in self._plans}
         recorded = [c for c in cameras if self.site.record_of(configs[c.id]).enabled]
         if not recorded:
             return None, None
@@ -216,7 +256,7 @@ class SiteRunner:
                 reader.ring,
                 settings,
                 lambda t, reader=reader: reader.wall_origin + t,
-                _zones_of(config),
+                _zones_of(config, rules[camera.id]),
             )
         storage = self.site.storage
         floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
@@ -248,6 +288,7 @@ class SiteRunner:
         pipeline = CameraPipeline(
             camera.id, rules, detectors, fps=camera.fps, clock="wall" if spec.live else "pts"
         )
+        pipeline.zone_revision = self._applied.get(camera.id, 0)
         return AnalysedCamera(camera.id, reader, pipeline, camera.fps)
 
     def _shutdown(
@@ -292,12 +333,13 @@ class SiteRunner:
         ).start()
 
 
-def _zones_of(camera: CameraConfig) -> list[Zone]:
-    """The camera's named zones and those its rules define, once per name."""
+def _zones_of(camera: CameraConfig, rules: list[Rule]) -> list[Zone]:
+    """The camera's named zones and those its rules use, once per name (a zone saved in the
+    console wins over a file's zone of the same name)."""
     zones = {z.name: z for z in camera.zones}
-    for params in camera.rules.enabled().values():
-        for zone in getattr(params, "zones", None) or ():
-            zones.setdefault(zone.name, zone)
+    for rule in rules:
+        for zone in rule.params.zones or ():
+            zones[zone.name] = zone
     return list(zones.values())
 
 

@@ -65,7 +65,8 @@ class Service:
         from vigil.api.app import create_app
 
         policy = self.site.loop_policy() if self.site else None
-        return create_app(store, self.data_dir, self.api, self.alerts, policy)
+        zones = self.site.site_zones() if self.site else None
+        return create_app(store, self.data_dir, self.api, self.alerts, policy, zones)
 
     def open_store(self) -> EventStore:
         from vigil.events.store import EventStore

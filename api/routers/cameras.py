@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import FileResponse
 
+from vigil.events.evidence import latest_frame_path
 from vigil.streams.health import is_stale
 
 from ..accounts import CAMERA_ID_PATTERN
@@ -71,5 +72,31 @@ def camera_snapshot(camera_id: CameraIdPath, svc: Svc, principal: Authenticated)
         path,
         media_type="image/jpeg",
         headers={"Cache-Control": "private, no-cache", "X-Vigil-Event": record.id},
+        content_disposition_type="inline",
+    )
+
+
+@router.head("/{camera_id}/frame", include_in_schema=False)
+@router.get(
+    "/{camera_id}/frame",
+    summary="The camera's newest frame",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "JPEG, full size, nothing drawn"},
+        404: {"model": Problem, "description": "no frame yet (or not one of your cameras)"},
+    },
+)
+def camera_frame(camera_id: CameraIdPath, svc: Svc, principal: Authenticated) -> FileResponse:
+    """The newest frame that the worker running the camera keeps (refreshed every few
+    seconds, in the source's pixels): what zones are drawn on."""
+    path = None
+    if principal.can_see(camera_id):
+        path = media_file(svc.media_root, latest_frame_path(svc.data_dir, camera_id))
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no frame of camera {camera_id} yet")
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, no-cache"},
         content_disposition_type="inline",
     )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from vigil.events.schedule import in_window, parse_window
 from vigil.events.violation import BBox, Observation
-from vigil.events.zones import Zone, ZoneSet
+from vigil.events.zones import Zone, ZoneSet, check_unique_names
 from vigil.streams.frame import Frame
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -75,11 +75,7 @@ class RuleParams(BaseModel):
     @field_validator("zones")
     @classmethod
     def _unique_zone_names(cls, zones: list[Zone] | None) -> list[Zone] | None:
-        seen: set[str] = set()
-        for zone in zones or ():
-            if zone.name in seen:
-                raise ValueError(f"zone {zone.name!r} is defined twice")
-            seen.add(zone.name)
+        check_unique_names(zones)
         return zones
 
     @property

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -28,7 +29,7 @@ from vigil.events.rules.region import RegionParams
 from vigil.events.rules.restricted_zone import RestrictedZoneParams
 from vigil.events.rules.smoke import SmokeParams
 from vigil.events.schedule import in_window, parse_window
-from vigil.events.zones import Zone
+from vigil.events.zones import KIND_RULES, CameraZone, Zone
 
 __all__ = [
     "FallParams",
@@ -58,6 +59,58 @@ class _Rules(BaseModel):
             if params is not None and params.enabled:
                 out[name] = params
         return out
+
+    def camera_zones(self) -> list[CameraZone]:
+        """The zones of the rules that enforce a kind of zone (:data:`KIND_RULES`), each with
+        its kind, once per name: a camera's zones as its site file gives them.
+
+        >>> pit = {"name": "pit", "polygon": [(0, 0), (9, 0), (9, 9)]}
+        >>> rules = RulesConfig.model_validate({"restricted_zone": {"zones": [pit]}})
+        >>> [(z.name, z.kind) for z in rules.camera_zones()]
+        [('pit', 'restricted')]
+        """
+        found: dict[str, CameraZone] = {}
+        for kind, names in KIND_RULES.items():
+            for name in names:
+                params = getattr(self, name)
+                for zone in (params.zones if params is not None else None) or ():
+                    found.setdefault(
+                        zone.name, CameraZone(name=zone.name, kind=kind, polygon=zone.polygon)
+                    )
+        return list(found.values())
+
+    def with_camera_zones(self, zones: Iterable[CameraZone]) -> Self:
+        """These rules with each kind's rules given exactly the zones of that kind (zones
+        saved in the console replace the site file's). A kind's first rule is turned on, with
+        its defaults, where the site does not configure it and a zone of the kind is given; a
+        rule that needs zones is turned off where none of its kind is left; one that works on
+        the whole frame without zones (``no_helmet``) goes back to the whole frame. Rules that
+        enforce no kind (``crowding``, ``loitering``, ...) keep their zones.
+
+        >>> pit = CameraZone(name="pit", kind="restricted", polygon=[(0, 0), (9, 0), (9, 9)])
+        >>> rules = RulesConfig.model_validate({"fall": {}}).with_camera_zones([pit])
+        >>> sorted(rules.enabled()), rules.restricted_zone.zones[0].name
+        (['fall', 'restricted_zone'], 'pit')
+        >>> sorted(rules.with_camera_zones([]).enabled())
+        ['fall']
+        """
+        zones = list(zones)
+        updates: dict[str, RuleParams] = {}
+        for kind, names in KIND_RULES.items():
+            polygons = [zone.plain() for zone in zones if zone.kind == kind]
+            for i, name in enumerate(names):
+                params = getattr(self, name)
+                rule_params = RULES[name].Params
+                if params is None:
+                    if polygons and i == 0:
+                        updates[name] = rule_params(zones=polygons)
+                elif polygons:
+                    updates[name] = params.model_copy(update={"zones": polygons})
+                elif rule_params.model_fields["zones"].is_required():
+                    updates[name] = params.model_copy(update={"enabled": False})
+                else:
+                    updates[name] = params.model_copy(update={"zones": None})
+        return self.model_copy(update=updates)
 
     @classmethod
     def defaults(cls) -> RulesConfig:

@@ -402,4 +402,21 @@ class PhotoRow(Base):
     )
 
 
+# --- zones edited in the console (vigil.events.store.zones) ------------------------------------
+
+
+class CameraZonesRow(Base):
+    """One saved revision of a camera's zones: the newest is in force, the older ones are its
+    history (who changed what, when). Never updated or deleted. ``zones`` is a list of
+    ``{"name", "kind", "polygon"}``; revisions count from 1 per camera."""
+
+    __tablename__ = "camera_zones"
+
+    camera: Mapped[str] = mapped_column(String(128), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    zones: Mapped[list] = mapped_column(JSON())
+    saved_at: Mapped[float]
+    saved_by: Mapped[str] = mapped_column(String(128))
+
+
 from . import recording_models  # noqa: E402,F401  (continuous recording's tables, same metadata)

@@ -9,12 +9,14 @@ import { events } from "./events.js";
 import { eventPage } from "./event.js";
 import { stats } from "./stats.js";
 import { report } from "./report.js";
+import { zones } from "./zones.js";
 
 // Page: [path, title, roles that see it, render(view, ctx, ...params)]
 const PAGES = [
   ["live", "Live", ["admin", "operator", "verifier", "viewer"], live],
   ["events", "Events", ["admin", "operator", "rectifier", "verifier", "viewer"], events],
   ["stats", "Stats", ["admin", "operator", "verifier", "viewer"], stats],
+  ["zones", "Zones", ["admin", "verifier"], zones],
   ["report", "Report hazard", ["admin", "operator", "rectifier", "verifier"], report],
 ];
 const ALARM_ROLES = new Set(["admin", "operator"]);
