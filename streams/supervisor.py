@@ -43,11 +43,27 @@ class Supervisor:
         self.restarts = 0
         self._published = float("-inf")
         self._publish_failed_at = float("-inf")
+        self._started = False
 
     def start(self) -> None:
+        self._started = True
         for reader in self.readers:
             reader.start()
         self.tick(force=True)
+
+    def add(self, reader: CameraReader) -> None:
+        """Supervise one more reader (started at once if the supervisor runs)."""
+        self.readers = [*self.readers, reader]
+        if self._started:
+            reader.start()
+
+    def remove(self, camera: str, timeout: float = 3.0) -> None:
+        """Stop a camera's reader and forget it (its health is no longer published)."""
+        gone = [r for r in self.readers if r.camera == camera]
+        self.readers = [r for r in self.readers if r.camera != camera]
+        for reader in gone:
+            reader.stop()
+            reader.join(timeout)
 
     def tick(self, force: bool = False) -> None:
         """Restart dead readers; publish health when it is due (or ``force``)."""

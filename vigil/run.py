@@ -23,12 +23,12 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
@@ -40,6 +40,7 @@ from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import build_rules
 from vigil.events.segments import recover_segments
+from vigil.events.store.leases import CameraLeases, WorkerInfo
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
 from vigil.events.zones import Zone
@@ -108,8 +109,13 @@ class SiteRunner:
             raise ConfigError(f"alerts: {exc}") from None
         # Each model is loaded once, however many cameras use it.
         self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self._cameras: list[AnalysedCamera] = []
+        worker = site.worker
+        self.leases = CameraLeases(
+            self.store, WorkerInfo.this_process(worker.max_cameras), worker.lease_ttl_s
+        )
+        self.worker = self.leases.worker.id
+        self._site_cameras = [c.id for c, _, _ in self._plans]
+        self._cameras: list[AnalysedCamera] = []  # every camera run, for the summary
         self._loop: LoopWorker | None = None
         _set_torch_threads(site.inference.threads)
 
@@ -128,20 +134,12 @@ class SiteRunner:
         every camera's state changes (besides the log)."""
         began = time.monotonic()
         self._listeners = [_log_state, *(listeners or [])]
-        recovered = recover(self.store, self.data_dir, [c.id for c, _, _ in self._plans])
-        if recovered.ended:
-            log.warning(
-                "ended %d events left open by a previous run (%d with a recovered clip)",
-                recovered.ended,
-                recovered.salvaged,
-            )
-        wakeup = threading.Event()
-        writer = LiveEvidenceWriter(self.store, self.data_dir)
-        cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
-        self._cameras = cameras
-        recorder, retention = self._recording(cameras)
-        service = InferenceService(
-            cameras,
+        self._wakeup = wakeup = threading.Event()
+        self._writer = writer = LiveEvidenceWriter(self.store, self.data_dir)
+        self._recorder, retention = self._recording()
+        recorder = self._recorder
+        self._service = service = InferenceService(
+            [],
             on_events=lambda camera, events: writer.submit(camera.id, events),
             on_done=lambda camera: writer.camera_done(camera.id),
             max_batch=self.site.inference.max_batch,
@@ -150,9 +148,8 @@ class SiteRunner:
             if recorder is None
             else lambda c, a: recorder.seen(c.id, a.frame.wall, a.detections),
         )
-        supervisor = Supervisor(
-            [c.reader for c in cameras],
-            publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker),
+        self._supervisor = supervisor = Supervisor(
+            [], publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker)
         )
         if self._alerts is not None:
             self._alerts.start()
@@ -163,21 +160,23 @@ class SiteRunner:
                 part.start()
         supervisor.start()
         service.start()
-        log.info("watching %d cameras", len(cameras))
+        self._start_leases()
         try:
             while not stop.wait(0.5):
+                self._lease_tick()
                 supervisor.tick()
                 if duration is not None and time.monotonic() - began >= duration:
                     break
-                if service.all_done:
+                if self._running and service.all_done and not self._leaving:
                     log.info("every camera's source has ended")
                     break
         finally:
             self._loop = loop
+            cameras = list(self._running.values())
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
         return RunSummary(
             seconds=time.monotonic() - began,
-            frames_analysed={c.id: c.analysed for c in cameras},
+            frames_analysed={c.id: c.analysed for c in self._cameras},
             events_written=writer.written_events,
             reader_restarts=supervisor.restarts,
             events_raised=writer.raised_events,
@@ -186,16 +185,126 @@ class SiteRunner:
             changes_lost=writer.lost_changes,
         )
 
-    def _recording(
-        self, cameras: list[AnalysedCamera]
-    ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
-        """The recorder and retention of the cameras with ``record.enabled`` (none: None)."""
-        configs = {c.id: c for c, _, _ in self._plans}
-        recorded = [c for c in cameras if self.site.record_of(configs[c.id]).enabled]
-        if not recorded:
+    # --- camera leases (DESIGN.md, Past one machine) -------------------------------------------
+
+    def _start_leases(self) -> None:
+        """Register this worker, free the leases of crashed workers of this host, and take a
+        first share of the cameras before the main loop starts."""
+        self._running: dict[str, AnalysedCamera] = {}
+        self._leaving: dict[str, threading.Event] = {}
+        self._next_beat = 0.0
+        self._claim_after = 0.0
+        self._beat_failed_at = float("-inf")
+        try:
+            self.leases.register()
+            dead = self.leases.free_dead_on_this_host()
+            if dead:
+                log.warning("lease: freed the cameras of %d crashed workers: %s", len(dead), dead)
+        except SQLAlchemyError as exc:
+            log.warning("lease: store unavailable at start: %s", _first_line(exc))
+        self._lease_tick()
+
+    def _lease_tick(self) -> None:
+        """Every ``heartbeat_s``: renew our leases, claim our share, start the cameras taken,
+        stop those another worker took, hand over those beyond our share."""
+        for camera, drained in list(self._leaving.items()):
+            if drained.is_set():
+                del self._leaving[camera]
+                self._release([camera])
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self.site.worker.heartbeat_s
+        try:
+            if self._beat_failed_at > float("-inf"):
+                self.leases.register()  # our row may have been cleaned up meanwhile
+            held, target = self.leases.heartbeat(self._site_cameras, claim=now >= self._claim_after)
+        except SQLAlchemyError as exc:
+            # The others may be cut off too: once the store is back, give each holder one
+            # TTL to renew before treating its leases as expired.
+            self._claim_after = now + self.site.worker.lease_ttl_s
+            if now - self._beat_failed_at > 30:
+                log.warning("lease: heartbeat failed, cameras keep running: %s", _first_line(exc))
+            self._beat_failed_at = now
+            return
+        self._beat_failed_at = float("-inf")
+        running = set(self._running)
+        lost = running - held
+        if lost:
+            log.warning("lease: cameras %s taken by another worker; stopping them", sorted(lost))
+            self._stop_cameras(sorted(lost), release=False)
+        taken = sorted(held - running - set(self._leaving))
+        if taken:
+            self._start_cameras(taken)
+        kept = sorted(set(self._running) & held)
+        if len(kept) > target:
+            log.info("lease: handing over cameras %s (share %d)", kept[target:], target)
+            self._stop_cameras(kept[target:], release=True)
+
+    def _start_cameras(self, ids: list[str]) -> None:
+        """Recover what the previous holder left of these cameras, then run them."""
+        recovered = recover(self.store, self.data_dir, ids)
+        if recovered.ended:
+            log.warning(
+                "ended %d events left open by a previous run (%d with a recovered clip)",
+                recovered.ended,
+                recovered.salvaged,
+            )
+        plans = [p for p in self._plans if p[0].id in ids]
+        self._recover_segments([c.id for c, _, _ in plans])
+        for plan in plans:
+            camera = self._camera(plan, self._writer, self._wakeup)
+            self._add_recording(plan[0], camera)
+            self._cameras.append(camera)
+            self._running[camera.id] = camera
+            self._service.add(camera)
+            self._supervisor.add(camera.reader)
+        log.info("lease: took cameras %s; running %s", ids, sorted(self._running))
+
+    def _stop_cameras(self, ids: list[str], *, release: bool) -> None:
+        """Stop these cameras: open violations end, clips finish; ``release`` the leases once
+        their evidence is written (the next holder's recovery must find nothing open)."""
+        for camera_id in ids:
+            camera = self._running.pop(camera_id)
+            if not self._service.remove(camera_id):
+                log.error("camera %s: the analysis did not let it go in time", camera_id)
+            self._supervisor.remove(camera_id)
+            if self._recorder is not None:
+                self._recorder.remove_camera(camera_id)
+            self._writer.camera_done(camera_id)
+            camera.reader.health.stopped()
+            if release:
+                drained = threading.Event()
+                self._leaving[camera_id] = drained
+                self._writer.after(drained.set)
+        log.info("lease: gave up cameras %s; running %s", ids, sorted(self._running))
+
+    def _release(self, ids: list[str] | None = None) -> None:
+        try:
+            if ids is None:
+                self.leases.unregister()
+            else:
+                self.leases.release(ids)
+        except SQLAlchemyError as exc:  # they expire at their TTL instead
+            log.warning("lease: could not release %s: %s", ids or "the leases", _first_line(exc))
+
+    def _recording(self) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
+        """The recorder and retention (cameras join as they are taken), when any camera of
+        the site has ``record.enabled``; else None."""
+        if not any(self.site.record_of(c).enabled for c, _, _ in self._plans):
             return None, None
-        index = RecordingIndex(self.store)
-        found = recover_segments(index, self.data_dir, [c.id for c in recorded])
+        self._index = RecordingIndex(self.store)
+        self._policies: dict = {}
+        storage = self.site.storage
+        floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
+        recorder = ContinuousRecorder(self._index, self.data_dir)
+        return recorder, RetentionWorker(self._index, self.data_dir, self._policies, floor)
+
+    def _recover_segments(self, ids: list[str]) -> None:
+        recorded = [c.id for c, _, _ in self._plans if c.id in ids and self._records(c)]
+        if not recorded or self._recorder is None:
+            return
+        found = recover_segments(self._index, self.data_dir, recorded)
         if found.salvaged or found.indexed or found.swept:
             log.warning(
                 "recordings of a previous run: %d unfinished segments salvaged, %d indexed, "
@@ -204,23 +313,23 @@ class SiteRunner:
                 found.indexed,
                 found.swept,
             )
-        recorder = ContinuousRecorder(index, self.data_dir)
-        policies = {}
-        for camera in recorded:
-            config = configs[camera.id]
-            settings = self.site.record_of(config).settings(camera.reader.options.picture_fps)
-            policies[camera.id] = settings
-            reader = camera.reader
-            recorder.add_camera(
-                camera.id,
-                reader.ring,
-                settings,
-                lambda t, reader=reader: reader.wall_origin + t,
-                _zones_of(config),
-            )
-        storage = self.site.storage
-        floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
-        return recorder, RetentionWorker(index, self.data_dir, policies, floor)
+
+    def _records(self, camera: CameraConfig) -> bool:
+        return self.site.record_of(camera).enabled
+
+    def _add_recording(self, config: CameraConfig, camera: AnalysedCamera) -> None:
+        if self._recorder is None or not self.site.record_of(config).enabled:
+            return
+        reader = camera.reader
+        settings = self.site.record_of(config).settings(reader.options.picture_fps)
+        self._policies[camera.id] = settings
+        self._recorder.add_camera(
+            camera.id,
+            reader.ring,
+            settings,
+            lambda t, reader=reader: reader.wall_origin + t,
+            _zones_of(config),
+        )
 
     def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
         camera, rules, detectors = plan
@@ -275,6 +384,7 @@ class SiteRunner:
         for camera in cameras:
             camera.reader.health.stopped()
         supervisor.tick(force=True)
+        self._release()  # after the last evidence and health: the next holder finds them done
         if self._loop is not None:
             time.sleep(self._loop.poll_interval * 2)  # the events just ended get dispatched
             self._loop.stop()
@@ -306,6 +416,10 @@ def _set_torch_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _log_state(camera: str, state: CameraState, error: str | None) -> None:
