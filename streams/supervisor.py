@@ -57,13 +57,16 @@ class Supervisor:
         if self._started:
             reader.start()
 
-    def remove(self, camera: str, timeout: float = 3.0) -> None:
-        """Stop a camera's reader and forget it (its health is no longer published)."""
-        gone = [r for r in self.readers if r.camera == camera]
-        self.readers = [r for r in self.readers if r.camera != camera]
+    def remove(self, cameras: list[str], timeout: float = 3.0) -> None:
+        """Stop these cameras' readers (waiting up to ``timeout`` s in all) and forget them:
+        their health is no longer published."""
+        gone = [r for r in self.readers if r.camera in cameras]
+        self.readers = [r for r in self.readers if r.camera not in cameras]
         for reader in gone:
             reader.stop()
-            reader.join(timeout)
+        deadline = time.monotonic() + timeout
+        for reader in gone:
+            reader.join(max(0.0, deadline - time.monotonic()))
 
     def tick(self, force: bool = False) -> None:
         """Restart dead readers; publish health when it is due (or ``force``)."""

@@ -99,6 +99,7 @@ class InferenceService:
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._turn = 0
         self._removals: queue.Queue[tuple[str, threading.Event]] = queue.Queue()
+        self.beat = time.monotonic()  # the service loop's last turn: a hung model call stops it
 
     def start(self) -> None:
         self._thread.start()
@@ -141,6 +142,7 @@ class InferenceService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.beat = time.monotonic()
             self._apply_removals()
             now = time.monotonic()
             worked = False

@@ -215,6 +215,13 @@ class SiteRunner:
         if now < self._next_beat:
             return
         self._next_beat = now + self.site.worker.heartbeat_s
+        if self._running and now - self._service.beat > self.site.worker.lease_ttl_s:
+            # The analysis hangs: let the leases expire so that another worker takes over.
+            log.error(
+                "lease: the analysis has not turned for %.0f s; not renewing",
+                now - self._service.beat,
+            )
+            return
         try:
             if self._beat_failed_at > float("-inf"):
                 self.leases.register()  # our row may have been cleaned up meanwhile
@@ -228,6 +235,9 @@ class SiteRunner:
             self._beat_failed_at = now
             return
         self._beat_failed_at = float("-inf")
+        expiry = self.leases.next_expiry
+        if expiry is not None:  # a worker gone silent: its leases are claimable from then on
+            self._next_beat = min(self._next_beat, now + max(0.1, expiry - time.time() + 0.05))
         running = set(self._running)
         lost = running - held
         if lost:
@@ -264,11 +274,12 @@ class SiteRunner:
     def _stop_cameras(self, ids: list[str], *, release: bool) -> None:
         """Stop these cameras: open violations end, clips finish; ``release`` the leases once
         their evidence is written (the next holder's recovery must find nothing open)."""
-        for camera_id in ids:
-            camera = self._running.pop(camera_id)
+        for camera_id in ids:  # their violations end, on the analysis thread
             if not self._service.remove(camera_id):
                 log.error("camera %s: the analysis did not let it go in time", camera_id)
-            self._supervisor.remove(camera_id)
+        self._supervisor.remove(ids)
+        for camera_id in ids:
+            camera = self._running.pop(camera_id)
             if self._recorder is not None:
                 self._recorder.remove_camera(camera_id)
             self._writer.camera_done(camera_id)

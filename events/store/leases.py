@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -98,6 +98,9 @@ class CameraLeases:
         self.worker = worker
         self.ttl = ttl
         self._sessions = sessionmaker(store.engine, expire_on_commit=False)
+        # After a heartbeat, when the first lease held by another worker expires (epoch s;
+        # None: none held): a worker with room claims then rather than at its next beat.
+        self.next_expiry: float | None = None
 
     def register(self, now: float | None = None) -> None:
         """Write (or refresh) this worker's row."""
@@ -155,6 +158,13 @@ class CameraLeases:
             target = share(len(cameras), self.worker.capacity, others)
             if claim and len(held) < target:
                 held |= self._claim(s, cameras, target - len(held), now)
+            self.next_expiry = s.scalar(
+                select(func.min(CameraLeaseRow.expires_at)).where(
+                    CameraLeaseRow.camera.in_(cameras),
+                    CameraLeaseRow.worker != me,
+                    CameraLeaseRow.expires_at >= now,
+                )
+            )
         return held, target
 
     def _claim(self, s, cameras: Sequence[str], count: int, now: float) -> set[str]:

@@ -16,6 +16,9 @@ The four cameras all serve fall_01.mp4 looped: a worker falls at ~3.6 s and lies
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -65,6 +68,17 @@ def pg_url(pg_admin: Engine) -> Iterator[str]:
 def cameras(videos: Path) -> Iterator[dict[str, str]]:
     with RtspServer({c: videos / "fall_01.mp4" for c in CAMERAS}) as rtsp:
         yield {c: rtsp.url(c) for c in CAMERAS}
+
+
+def vigil_status(site: Path, *args: str) -> str:
+    status = subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "status", "--config", str(site), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    return status.stdout
 
 
 def balanced(probe: Probe, workers: list[Worker]) -> dict[str, list[str]] | None:
@@ -123,6 +137,9 @@ def test_a_killed_workers_cameras_move_with_their_open_violations_ended(
         print(f"\nfailover: {time.time() - killed_at:.1f} s; open at the kill: {len(open_at_kill)}")
         assert set(probe.holders()) == set(CAMERAS)
         assert all(b.owns(w) for w in probe.holders().values())
+        rows = {r["camera"]: r for r in map(json.loads, vigil_status(site, "--json").splitlines())}
+        assert sorted(rows) == CAMERAS and all(b.owns(r["lease_worker"]) for r in rows.values())
+        assert "Workers" in vigil_status(site)
         time.sleep(3)
     finally:
         a.term()
