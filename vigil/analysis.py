@@ -116,16 +116,16 @@ class InferenceService:
         self.cameras = [*self.cameras, camera]  # replaced, never changed: the loop's copy holds
         self.wakeup.set()
 
-    def remove(self, camera_id: str, timeout: float = 30.0) -> bool:
+    def remove(self, camera_id: str) -> threading.Event:
         """Stop analysing a camera: its open violations are ended (``on_events``) and
-        ``on_done`` called, on the service thread between two frames. Returns once done (False
-        if that took longer than ``timeout``)."""
+        ``on_done`` called, on the service thread between two frames. The event returned is
+        set once that is done."""
         done = threading.Event()
         self._removals.put((camera_id, done))
         self.wakeup.set()
         if not self._thread.is_alive():
             self._apply_removals()
-        return done.wait(timeout)
+        return done
 
     @property
     def all_done(self) -> bool:

@@ -5,13 +5,20 @@ shared by all cameras (:mod:`vigil.analysis`), one evidence writer (:mod:`vigil.
 and the supervisor (:mod:`vigil.streams.supervisor`) on the main thread, which also publishes
 camera health to the store. Everything the user gave is checked before anything starts.
 
-Start-up: what a killed worker left is recovered first (:mod:`vigil.events.recovery`): dead
-workers' journals are replayed, events left open are ended with the snapshot and clip found on
-disk, stale temporary media files are removed.
+Cameras are leased (:mod:`vigil.events.store.leases`; DESIGN.md, Past one machine): several
+workers with the same site file and database share its cameras, each running those it holds a
+lease on, renewed every ``worker.heartbeat_s`` by the main loop. A camera starts when its lease
+is taken and stops when it is handed over (beyond this worker's share) or taken by another
+worker (this one was silent past the TTL); alone, a worker holds them all.
+
+Taking a camera: what its previous worker left is recovered first (:mod:`vigil.events.recovery`):
+dead workers' journals are replayed, the camera's events left open are ended with the snapshot
+and clip found on disk, stale temporary media files are removed.
 
 Shutdown (SIGINT/SIGTERM, or ``duration`` elapsed): the analysis stops, readers stop, every
 open violation is ended, every clip is finished with what the pre-roll buffer holds, the event
-rows are closed, and each camera's health is stored as ``stopped``. A database outage does not
+rows are closed, each camera's health is stored as ``stopped``, then the leases are released
+(the other workers take the cameras at once). A database outage does not
 stop the run: event changes wait in a journal on disk meanwhile (:mod:`vigil.events.live`).
 
 Example::
@@ -54,6 +61,9 @@ log = logging.getLogger(__name__)
 
 # Seconds of pre-roll kept beyond what the rules need, for the evidence writer to catch up.
 RING_SLACK_S = 5.0
+# The analysis loop not turning for this long is hung (a first model call on a busy CPU can take
+# several seconds): the worker stops renewing its leases so that another takes its cameras.
+HUNG_ANALYSIS_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +182,7 @@ class SiteRunner:
                     break
         finally:
             self._loop = loop
-            cameras = list(self._running.values())
+            cameras = [*self._running.values(), *(x.camera for x in self._leaving.values())]
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
         return RunSummary(
             seconds=time.monotonic() - began,
@@ -191,7 +201,7 @@ class SiteRunner:
         """Register this worker, free the leases of crashed workers of this host, and take a
         first share of the cameras before the main loop starts."""
         self._running: dict[str, AnalysedCamera] = {}
-        self._leaving: dict[str, threading.Event] = {}
+        self._leaving: dict[str, _Leaving] = {}
         self._next_beat = 0.0
         self._claim_after = 0.0
         self._beat_failed_at = float("-inf")
@@ -207,15 +217,12 @@ class SiteRunner:
     def _lease_tick(self) -> None:
         """Every ``heartbeat_s``: renew our leases, claim our share, start the cameras taken,
         stop those another worker took, hand over those beyond our share."""
-        for camera, drained in list(self._leaving.items()):
-            if drained.is_set():
-                del self._leaving[camera]
-                self._release([camera])
+        self._advance_leaving()
         now = time.monotonic()
         if now < self._next_beat:
             return
         self._next_beat = now + self.site.worker.heartbeat_s
-        if self._running and now - self._service.beat > self.site.worker.lease_ttl_s:
+        if self._running and now - self._service.beat > HUNG_ANALYSIS_S:
             # The analysis hangs: let the leases expire so that another worker takes over.
             log.error(
                 "lease: the analysis has not turned for %.0f s; not renewing",
@@ -272,23 +279,28 @@ class SiteRunner:
         log.info("lease: took cameras %s; running %s", ids, sorted(self._running))
 
     def _stop_cameras(self, ids: list[str], *, release: bool) -> None:
-        """Stop these cameras: open violations end, clips finish; ``release`` the leases once
-        their evidence is written (the next holder's recovery must find nothing open)."""
-        for camera_id in ids:  # their violations end, on the analysis thread
-            if not self._service.remove(camera_id):
-                log.error("camera %s: the analysis did not let it go in time", camera_id)
-        self._supervisor.remove(ids)
+        """Start stopping these cameras (:meth:`_advance_leaving` goes on, between heartbeats):
+        open violations end, clips finish, then, if ``release``, the leases go (the next
+        holder's recovery must find nothing open)."""
         for camera_id in ids:
             camera = self._running.pop(camera_id)
-            if self._recorder is not None:
-                self._recorder.remove_camera(camera_id)
-            self._writer.camera_done(camera_id)
-            camera.reader.health.stopped()
-            if release:
-                drained = threading.Event()
-                self._leaving[camera_id] = drained
-                self._writer.after(drained.set)
-        log.info("lease: gave up cameras %s; running %s", ids, sorted(self._running))
+            self._leaving[camera_id] = _Leaving(camera, release, self._service.remove(camera_id))
+
+    def _advance_leaving(self) -> None:
+        for camera_id, leaving in list(self._leaving.items()):
+            if leaving.written is None and leaving.analysed.is_set():
+                self._supervisor.remove([camera_id], timeout=0.0)  # ends on its own
+                if self._recorder is not None:
+                    self._recorder.remove_camera(camera_id)
+                self._writer.camera_done(camera_id)
+                leaving.camera.reader.health.stopped()
+                leaving.written = threading.Event()
+                self._writer.after(leaving.written.set)
+            elif leaving.written is not None and leaving.written.is_set():
+                del self._leaving[camera_id]
+                if leaving.release:
+                    self._release([camera_id])
+                log.info("lease: gave up camera %s; running %s", camera_id, sorted(self._running))
 
     def _release(self, ids: list[str] | None = None) -> None:
         try:
@@ -411,6 +423,17 @@ class SiteRunner:
         return LoopWorker(
             self.store, self.site.dispatch, self.site.escalation, on_change=wake
         ).start()
+
+
+@dataclass(slots=True)
+class _Leaving:
+    """A camera being stopped: first the analysis lets it go (its violations end), then its
+    evidence is written; then its lease is released if ``release``."""
+
+    camera: AnalysedCamera
+    release: bool
+    analysed: threading.Event
+    written: threading.Event | None = None
 
 
 def _zones_of(camera: CameraConfig) -> list[Zone]:

@@ -2,8 +2,9 @@
 Past one machine; issue 19), with real workers (subprocesses), real RTSP cameras and real
 models. Each test counts the events the workers raised (their logs) against those stored.
 
-The four cameras all serve fall_01.mp4 looped: a worker falls at ~3.6 s and lies to the end
-(11.3 s), so on every camera a fall event is open about two thirds of the time.
+The cameras (four; two in the last two tests, to halve the load) all serve fall_01.mp4 looped:
+a worker falls at ~3.6 s and lies to the end (11.3 s), so on every camera a fall event is open
+about two thirds of the time.
 
 - kill -9 a worker while its cameras have open falls: its cameras move to the other worker
   (lease TTL 6 s), the open falls are ended with their clips salvaged, nothing stored twice.
@@ -38,6 +39,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_rtsp, pytest.mark.needs_pg]
 
 CAMERAS = ["cam1", "cam2", "cam3", "cam4"]
 START_S = 240.0  # two workers loading models and connecting four cameras on a busy CPU
+FALL_S = 180.0  # a fall opens every 11.3 s of stream, when the CPU keeps up with 2 frames/s
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -81,11 +83,11 @@ def vigil_status(site: Path, *args: str) -> str:
     return status.stdout
 
 
-def balanced(probe: Probe, workers: list[Worker]) -> dict[str, list[str]] | None:
-    """Worker id → its cameras, once every camera is held and each worker holds two."""
+def balanced(probe: Probe, workers: list[Worker], cameras: int = 4) -> dict[str, list[str]] | None:
+    """Worker id → its cameras, once every camera is held and each worker holds its half."""
     holders = probe.holders()
     counts = counts_per_worker(holders)
-    if len(holders) != len(CAMERAS) or sorted(counts.values()) != [2] * len(workers):
+    if len(holders) != cameras or sorted(counts.values()) != [cameras // 2] * len(workers):
         return None
     if not all(any(w.owns(id) for id in counts) for w in workers):
         return None
@@ -120,7 +122,9 @@ def test_a_killed_workers_cameras_move_with_their_open_violations_ended(
         victim_id = next(w for w in held if a.owns(w))
         moved = held[victim_id]
         # A fall open on each of the victim's cameras (the loops drift; 60 s at most).
-        wait_for(lambda: probe.open_events(moved), 90, "a fall open on the victim's cameras", 0.2)
+        wait_for(
+            lambda: probe.open_events(moved), FALL_S, "a fall open on the victim's cameras", 0.2
+        )
         deadline = time.monotonic() + 60
         while len(set(probe.open_events(moved))) < len(moved) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -158,13 +162,16 @@ def test_a_killed_workers_cameras_move_with_their_open_violations_ended(
 def test_sigterm_hands_the_cameras_over_at_once(
     cameras: dict[str, str], pg_url: str, tmp_path: Path
 ):
-    site = write_site(tmp_path, cameras, pg_url, lease_ttl_s=60, heartbeat_s=2)
+    two = {c: cameras[c] for c in CAMERAS[:2]}
+    site = write_site(tmp_path, two, pg_url, lease_ttl_s=60, heartbeat_s=2)
     a, b = Worker(site, tmp_path / "a.log"), Worker(site, tmp_path / "b.log")
     probe = Probe(pg_url)
     try:
-        held = wait_for(lambda: balanced(probe, [a, b]), START_S, "two cameras on each worker", 1)
+        held = wait_for(lambda: balanced(probe, [a, b], 2), START_S, "a camera on each worker", 1)
         moved = held[next(w for w in held if a.owns(w))]
-        wait_for(lambda: probe.open_events(moved), 90, "a fall open on a stopping camera", 0.2)
+        wait_for(
+            lambda: probe.open_events(moved), FALL_S, "a fall open on the stopping camera", 0.2
+        )
         stopped_at = time.time()
         assert a.term() == 0
         # A lease lasts 60 s: only its release lets the other worker take it within 30 s.
@@ -191,13 +198,14 @@ def test_a_database_restart_moves_no_camera_and_loses_no_event(
     if postgres_bin() is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed")
     with ThrowawayPostgres() as pg:
-        site = write_site(tmp_path, cameras, pg.url, lease_ttl_s=6, heartbeat_s=2)
+        two = {c: cameras[c] for c in CAMERAS[:2]}
+        site = write_site(tmp_path, two, pg.url, lease_ttl_s=6, heartbeat_s=2)
         a, b = Worker(site, tmp_path / "a.log"), Worker(site, tmp_path / "b.log")
         probe = Probe(pg.url)
         try:
-            held = wait_for(lambda: balanced(probe, [a, b]), START_S, "two cameras each", 1)
+            held = wait_for(lambda: balanced(probe, [a, b], 2), START_S, "a camera each", 1)
             marks = [len(w.text()) for w in (a, b)]
-            wait_for(lambda: probe.open_events(CAMERAS), 90, "a fall open", 0.2)
+            wait_for(lambda: probe.open_events(CAMERAS), FALL_S, "a fall open", 0.2)
             probe.dispose()
             pg.stop()
             time.sleep(15)  # falls open, update and end meanwhile: into the journals
@@ -215,6 +223,7 @@ def test_a_database_restart_moves_no_camera_and_loses_no_event(
             )
             assert probe.holders() == {c: w for w, cs in held.items() for c in cs}
             time.sleep(10)  # the journals are replayed
+            during = [w.text()[mark:] for w, mark in zip((a, b), marks, strict=True)]
         finally:
             assert a.term() == 0
             assert b.term() == 0
@@ -222,9 +231,8 @@ def test_a_database_restart_moves_no_camera_and_loses_no_event(
         journaled = [w.text().count("event changes go to the journal") for w in (a, b)]
         print(f"\njournal entered by the workers: {journaled}")
         assert sum(journaled) > 0, "the outage hit no event change: the test saw nothing"
-        # From the balance on, no worker took or gave up a camera before its stop.
-        for worker, mark in zip((a, b), marks, strict=True):
-            later = worker.text()[mark:]
+        # From the balance to the stop, no worker took or gave up a camera.
+        for later in during:
             assert "lease: took" not in later and "taken by another worker" not in later
             assert "lease: handing over" not in later
         check_counts(pg.url, [a, b])
