@@ -126,6 +126,8 @@ class SiteRunner:
         self.worker = self.leases.worker.id
         self._site_cameras = [c.id for c, _, _ in self._plans]
         self._cameras: list[AnalysedCamera] = []  # every camera run, for the summary
+        self._running: dict[str, AnalysedCamera] = {}  # by id, those this worker runs now
+        self._leaving: dict[str, _Leaving] = {}  # being stopped
         self._loop: LoopWorker | None = None
         _set_torch_threads(site.inference.threads)
 
@@ -170,8 +172,8 @@ class SiteRunner:
                 part.start()
         supervisor.start()
         service.start()
-        self._start_leases()
         try:
+            self._start_leases()
             while not stop.wait(0.5):
                 self._lease_tick()
                 supervisor.tick()
@@ -200,8 +202,6 @@ class SiteRunner:
     def _start_leases(self) -> None:
         """Register this worker, free the leases of crashed workers of this host, and take a
         first share of the cameras before the main loop starts."""
-        self._running: dict[str, AnalysedCamera] = {}
-        self._leaving: dict[str, _Leaving] = {}
         self._next_beat = 0.0
         self._claim_after = 0.0
         self._beat_failed_at = float("-inf")
@@ -252,7 +252,10 @@ class SiteRunner:
             self._stop_cameras(sorted(lost), release=False)
         taken = sorted(held - running - set(self._leaving))
         if taken:
-            self._start_cameras(taken)
+            try:
+                self._start_cameras(taken)
+            except SQLAlchemyError as exc:  # still ours: tried again at the next beat
+                log.warning("lease: cameras %s not started yet: %s", taken, _first_line(exc))
         kept = sorted(set(self._running) & held)
         if len(kept) > target:
             log.info("lease: handing over cameras %s (share %d)", kept[target:], target)

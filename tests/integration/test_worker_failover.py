@@ -221,7 +221,8 @@ def test_a_database_restart_moves_no_camera_and_loses_no_event(
                 "each camera analysed by its worker again",
                 0.5,
             )
-            assert probe.holders() == {c: w for w, cs in held.items() for c in cs}
+            expected = {c: w for w, cs in held.items() for c in cs}
+            wait_for(lambda: probe.holders() == expected, 30, "the leases renewed by their holders")
             time.sleep(10)  # the journals are replayed
             during = [w.text()[mark:] for w, mark in zip((a, b), marks, strict=True)]
         finally:
