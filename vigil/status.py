@@ -163,8 +163,6 @@ def health_json(
 ) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
-        "lease_worker": None if lease is None else lease.holder(now),
-        "lease_expires_at": None if lease is None or lease.worker is None else lease.expires_at,
         "camera": h.camera,
         "name": h.name,
         "source": redact(h.source),  # rows stored before masking was complete, too
@@ -181,4 +179,6 @@ def health_json(
         "updated_at": h.updated_at,
         "pending_changes": h.pending_changes,
         "lost_changes": h.lost_changes,
+        "lease_worker": None if lease is None else lease.holder(now),  # None: free or expired
+        "lease_expires_at": None if lease is None or lease.worker is None else lease.expires_at,
     }
