@@ -51,6 +51,7 @@ class ContinuousRecorder:
         self.writers: dict[str, SegmentWriter] = {}
         self._zones: dict[str, Sequence[Zone]] = {}
         self._seen: queue.Queue[tuple] = queue.Queue(MAX_SEEN_QUEUE)
+        self._removed: queue.Queue[str] = queue.Queue()
         self._batch: list[tuple[str, float, str, str]] = []
         self._flushed_at = time.monotonic()
         self._stop = threading.Event()
@@ -76,6 +77,11 @@ class ContinuousRecorder:
         """The zones the camera's detections are placed in from now on (zones saved in the
         console replace the site file's while the worker runs)."""
         self._zones[camera] = tuple(zones)
+
+    def remove_camera(self, camera: str) -> None:
+        """Stop recording a camera: its segment in progress ends with what its buffer holds
+        (on the recorder thread, at its next step)."""
+        self._removed.put(camera)
 
     def start(self) -> None:
         self._thread.start()
@@ -112,7 +118,14 @@ class ContinuousRecorder:
         self._step(final=True)
 
     def _step(self, final: bool) -> None:
-        for camera, writer in self.writers.items():
+        while not self._removed.empty():
+            gone = self.writers.pop(self._removed.get_nowait(), None)
+            if gone is not None:
+                try:
+                    gone.close()
+                except Exception:
+                    log.exception("recorder: camera %s failed", gone.camera)
+        for camera, writer in list(self.writers.items()):
             try:
                 writer.close() if final else writer.pump()
             except Exception:  # one camera's disk trouble must not stop the others

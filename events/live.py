@@ -160,6 +160,11 @@ class LiveEvidenceWriter:
         """The camera stopped: clips waiting for its frames finish with what they have."""
         self._queue.put(("done", camera, None))
 
+    def after(self, callback) -> None:
+        """Call ``callback()`` on the writer thread once everything queued before is handled
+        (a camera :meth:`camera_done` before it has its clips finished and its events ended)."""
+        self._queue.put(("call", "", callback))
+
     def close(self, timeout: float | None = 60.0) -> None:
         """Finish every clip with what the buffers hold, store everything, stop the thread."""
         self._queue.put(("close", "", None))
@@ -214,6 +219,8 @@ class LiveEvidenceWriter:
             self._store(Change.stream_gap(camera, *payload))
         elif kind == "done" and camera in self._cameras:
             self._cameras[camera].done = True
+        elif kind == "call":
+            payload()
 
     def _opened(self, camera: str, v: Violation) -> None:
         cam = self._cameras[camera]
@@ -221,7 +228,14 @@ class LiveEvidenceWriter:
         self._open[v.id] = entry
         self.raised_events += 1
         self._store(Change.opened(v, cam.source))
-        log.info("camera %s: %s opened (%s, %.2f)", camera, v.rule, v.label, v.peak_confidence)
+        log.info(
+            "camera %s: %s opened (%s, %.2f) event %s",
+            camera,
+            v.rule,
+            v.label,
+            v.peak_confidence,
+            v.id,
+        )
         self._snapshot(entry)  # on disk from the start: a killed worker's event still has one
         _, clip_path = media_paths(self.data_dir, v)
         entry.recording = ClipRecording(
@@ -343,12 +357,12 @@ class LiveEvidenceWriter:
                     self.journal.pending,
                     _first_line(exc),
                 )
-            for camera in self._cameras:
+            for camera in list(self._cameras):
                 self._report_backlog(camera)
             return
         log.info("store back: %d event changes replayed from the journal", done)
         self._pending.clear()
-        for camera in self._cameras:
+        for camera in list(self._cameras):
             self._report_backlog(camera)
 
     def _replay_one(self, entry: dict) -> None:

@@ -43,11 +43,30 @@ class Supervisor:
         self.restarts = 0
         self._published = float("-inf")
         self._publish_failed_at = float("-inf")
+        self._started = False
 
     def start(self) -> None:
+        self._started = True
         for reader in self.readers:
             reader.start()
         self.tick(force=True)
+
+    def add(self, reader: CameraReader) -> None:
+        """Supervise one more reader (started at once if the supervisor runs)."""
+        self.readers = [*self.readers, reader]
+        if self._started:
+            reader.start()
+
+    def remove(self, cameras: list[str], timeout: float = 3.0) -> None:
+        """Stop these cameras' readers (waiting up to ``timeout`` s in all) and forget them:
+        their health is no longer published."""
+        gone = [r for r in self.readers if r.camera in cameras]
+        self.readers = [r for r in self.readers if r.camera not in cameras]
+        for reader in gone:
+            reader.stop()
+        deadline = time.monotonic() + timeout
+        for reader in gone:
+            reader.join(max(0.0, deadline - time.monotonic()))
 
     def tick(self, force: bool = False) -> None:
         """Restart dead readers; publish health when it is due (or ``force``)."""

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -97,6 +98,8 @@ class InferenceService:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._turn = 0
+        self._removals: queue.Queue[tuple[str, threading.Event]] = queue.Queue()
+        self.beat = time.monotonic()  # the service loop's last turn: a hung model call stops it
 
     def start(self) -> None:
         self._thread.start()
@@ -108,12 +111,29 @@ class InferenceService:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def add(self, camera: AnalysedCamera) -> None:
+        """Analyse one more camera from now on (any thread)."""
+        self.cameras = [*self.cameras, camera]  # replaced, never changed: the loop's copy holds
+        self.wakeup.set()
+
+    def remove(self, camera_id: str) -> threading.Event:
+        """Stop analysing a camera: its open violations are ended (``on_events``) and
+        ``on_done`` called, on the service thread between two frames. The event returned is
+        set once that is done."""
+        done = threading.Event()
+        self._removals.put((camera_id, done))
+        self.wakeup.set()
+        if not self._thread.is_alive():
+            self._apply_removals()
+        return done
+
     @property
     def all_done(self) -> bool:
         return all(c.done for c in self.cameras)
 
     def finish_all(self) -> None:
         """End every open violation of every camera (after :meth:`stop` and :meth:`join`)."""
+        self._apply_removals()
         for camera in self.cameras:
             if not camera.done:
                 self._finish(camera)
@@ -122,6 +142,8 @@ class InferenceService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.beat = time.monotonic()
+            self._apply_removals()
             now = time.monotonic()
             worked = False
             due = self._due(now)
@@ -142,6 +164,19 @@ class InferenceService:
                 self._retire_finished()
                 self.wakeup.wait(self._sleep(now))
                 self.wakeup.clear()
+
+    def _apply_removals(self) -> None:
+        while True:
+            try:
+                camera_id, done = self._removals.get_nowait()
+            except queue.Empty:
+                return
+            gone = [c for c in self.cameras if c.id == camera_id]
+            self.cameras = [c for c in self.cameras if c.id != camera_id]
+            for camera in gone:
+                if not camera.done:
+                    self._finish(camera)
+            done.set()
 
     def _due(self, now: float) -> list[AnalysedCamera]:
         n = len(self.cameras)

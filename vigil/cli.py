@@ -324,22 +324,26 @@ def status(
     data: Annotated[Path | None, typer.Option("--data", help="data folder (db + media)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per camera")] = False,
 ) -> None:
-    """Show each camera's health as its worker (`vigil run`) last stored it."""
-    from vigil.status import health_json, health_table, read_health
+    """Show each camera's health as its worker (`vigil run`) last stored it, and which worker
+    holds it."""
+    from vigil.status import health_json, health_table, read_status, workers_table
 
     storage = load_site_config(config).storage if config else None
     url = storage.database_url if storage else None
     data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
-    rows = read_health(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
+    site = read_status(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
     if as_json:
-        for row in rows:
-            sys.stdout.write(json.dumps(health_json(row)) + "\n")
+        for row in site.health:
+            sys.stdout.write(json.dumps(health_json(row, lease=site.leases.get(row.camera))) + "\n")
         return
-    if not rows:
+    if not site.health:
         out.print("no camera health stored yet")
         return
     # Outside a terminal (logs, watch, CI) do not squeeze the table into 80 columns.
-    (out if sys.stdout.isatty() else Console(width=160)).print(health_table(rows))
+    console = out if sys.stdout.isatty() else Console(width=160)
+    console.print(health_table(site.health, leases=site.leases))
+    if site.workers:
+        console.print(workers_table(site.workers, site.leases))
 
 
 def _mount_eval() -> None:

@@ -277,6 +277,29 @@ class InferenceConfig(_Strict):
     )
 
 
+class WorkerConfig(_Strict):
+    """How the `vigil run` workers of one site share its cameras (DESIGN.md, Past one machine):
+    each runs the cameras it holds a lease on, renewed every ``heartbeat_s``; a worker silent
+    for ``lease_ttl_s`` loses them to the others."""
+
+    max_cameras: int | None = Field(
+        None, ge=1, le=10_000, description="most cameras this worker runs (default: no limit)"
+    )
+    lease_ttl_s: float = Field(
+        6.0, ge=1, le=300, description="a camera lease not renewed for this long is free"
+    )
+    heartbeat_s: float = Field(2.0, gt=0, le=60, description="how often leases are renewed")
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> WorkerConfig:
+        if self.heartbeat_s * 2 > self.lease_ttl_s:
+            raise ValueError(
+                f"worker.heartbeat_s ({self.heartbeat_s:g}) must be at most half of "
+                f"worker.lease_ttl_s ({self.lease_ttl_s:g}), or a slow beat loses the leases"
+            )
+        return self
+
+
 class SiteConfig(_Strict):
     """A site for `vigil run`: its cameras, where events go, which models.
 
@@ -290,6 +313,9 @@ class SiteConfig(_Strict):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    worker: WorkerConfig = Field(
+        default_factory=WorkerConfig, description="camera leases among workers of the site"
+    )
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)

@@ -5,13 +5,20 @@ shared by all cameras (:mod:`vigil.analysis`), one evidence writer (:mod:`vigil.
 and the supervisor (:mod:`vigil.streams.supervisor`) on the main thread, which also publishes
 camera health to the store. Everything the user gave is checked before anything starts.
 
-Start-up: what a killed worker left is recovered first (:mod:`vigil.events.recovery`): dead
-workers' journals are replayed, events left open are ended with the snapshot and clip found on
-disk, stale temporary media files are removed.
+Cameras are leased (:mod:`vigil.events.store.leases`; DESIGN.md, Past one machine): several
+workers with the same site file and database share its cameras, each running those it holds a
+lease on, renewed every ``worker.heartbeat_s`` by the main loop. A camera starts when its lease
+is taken and stops when it is handed over (beyond this worker's share) or taken by another
+worker (this one was silent past the TTL); alone, a worker holds them all.
+
+Taking a camera: what its previous worker left is recovered first (:mod:`vigil.events.recovery`):
+dead workers' journals are replayed, the camera's events left open are ended with the snapshot
+and clip found on disk, stale temporary media files are removed.
 
 Shutdown (SIGINT/SIGTERM, or ``duration`` elapsed): the analysis stops, readers stop, every
 open violation is ended, every clip is finished with what the pre-roll buffer holds, the event
-rows are closed, and each camera's health is stored as ``stopped``. A database outage does not
+rows are closed, each camera's health is stored as ``stopped``, then the leases are released
+(the other workers take the cameras at once). A database outage does not
 stop the run: event changes wait in a journal on disk meanwhile (:mod:`vigil.events.live`).
 
 Example::
@@ -23,12 +30,12 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
@@ -40,6 +47,7 @@ from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import Rule, build_rules
 from vigil.events.segments import recover_segments
+from vigil.events.store.leases import CameraLeases, WorkerInfo
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
 from vigil.events.store.zones import ZoneStore
@@ -55,6 +63,9 @@ log = logging.getLogger(__name__)
 
 # Seconds of pre-roll kept beyond what the rules need, for the evidence writer to catch up.
 RING_SLACK_S = 5.0
+# The analysis loop not turning for this long is hung (a first model call on a busy CPU can take
+# several seconds): the worker stops renewing its leases so that another takes its cameras.
+HUNG_ANALYSIS_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +115,24 @@ class SiteRunner:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url = site.storage.database_url
         self.store = EventStore(url) if url else EventStore.for_data_dir(self.data_dir)
-        self._zones = ZoneStore(self.store)
-        self._applied: dict[str, int] = {}  # camera -> saved zones revision it starts with
-        plans = [self._with_saved_zones(plan, cards) for plan in plans]
         try:  # alerts go out from the outbox (DESIGN.md, Alerts); channels checked here
             self._alerts = build_dispatcher(self.store, site.alerts, self.data_dir)
         except ValueError as exc:
             raise ConfigError(f"alerts: {exc}") from None
+        self._zones = ZoneStore(self.store)
+        self._applied: dict[str, int] = {}  # camera -> saved zones revision it starts with
+        plans = [self._with_saved_zones(plan, cards) for plan in plans]
         # Each model is loaded once, however many cameras use it.
         self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self._cameras: list[AnalysedCamera] = []
+        worker = site.worker
+        self.leases = CameraLeases(
+            self.store, WorkerInfo.this_process(worker.max_cameras), worker.lease_ttl_s
+        )
+        self.worker = self.leases.worker.id
+        self._site_cameras = [c.id for c, _, _ in self._plans]
+        self._cameras: list[AnalysedCamera] = []  # every camera run, for the summary
+        self._running: dict[str, AnalysedCamera] = {}  # by id, those this worker runs now
+        self._leaving: dict[str, _Leaving] = {}  # being stopped
         self._loop: LoopWorker | None = None
         _set_torch_threads(site.inference.threads)
 
@@ -155,20 +173,12 @@ class SiteRunner:
         every camera's state changes (besides the log)."""
         began = time.monotonic()
         self._listeners = [_log_state, *(listeners or [])]
-        recovered = recover(self.store, self.data_dir, [c.id for c, _, _ in self._plans])
-        if recovered.ended:
-            log.warning(
-                "ended %d events left open by a previous run (%d with a recovered clip)",
-                recovered.ended,
-                recovered.salvaged,
-            )
-        wakeup = threading.Event()
-        writer = LiveEvidenceWriter(self.store, self.data_dir)
-        cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
-        self._cameras = cameras
-        recorder, retention = self._recording(cameras)
-        service = InferenceService(
-            cameras,
+        self._wakeup = wakeup = threading.Event()
+        self._writer = writer = LiveEvidenceWriter(self.store, self.data_dir)
+        self._recorder, retention = self._recording()
+        recorder = self._recorder
+        self._service = service = InferenceService(
+            [],
             on_events=lambda camera, events: writer.submit(camera.id, events),
             on_done=lambda camera: writer.camera_done(camera.id),
             max_batch=self.site.inference.max_batch,
@@ -177,13 +187,9 @@ class SiteRunner:
             if recorder is None
             else lambda c, a: recorder.seen(c.id, a.frame.wall, a.detections),
         )
-        supervisor = Supervisor(
-            [c.reader for c in cameras],
-            publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker),
+        self._supervisor = supervisor = Supervisor(
+            [], publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker)
         )
-        if self._alerts is not None:
-            self._alerts.start()
-        loop = self._loop_worker()
         configs = {c.id: c for c, _, _ in self._plans}
         on_rules = None
         if recorder is not None:  # what the models saw is placed in the new zones too
@@ -191,9 +197,13 @@ class SiteRunner:
             def on_rules(camera: str, rules: list[Rule]) -> None:
                 recorder.set_zones(camera, _zones_of(configs[camera], rules))
 
-        zones = ZoneWatcher(
-            self._zones, cameras, configs, self.data_dir, self._applied, on_rules=on_rules
+        # Cameras join and leave the watcher as their leases come and go.
+        self._zone_watch = zones = ZoneWatcher(
+            self._zones, [], configs, self.data_dir, on_rules=on_rules
         )
+        if self._alerts is not None:
+            self._alerts.start()
+        loop = self._loop_worker()
         writer.start()
         for part in (recorder, retention):
             if part is not None:
@@ -201,22 +211,24 @@ class SiteRunner:
         supervisor.start()
         service.start()
         zones.start()
-        log.info("watching %d cameras", len(cameras))
         try:
+            self._start_leases()
             while not stop.wait(0.5):
+                self._lease_tick()
                 supervisor.tick()
                 if duration is not None and time.monotonic() - began >= duration:
                     break
-                if service.all_done:
+                if self._running and service.all_done and not self._leaving:
                     log.info("every camera's source has ended")
                     break
         finally:
             self._loop = loop
             zones.stop()
+            cameras = [*self._running.values(), *(x.camera for x in self._leaving.values())]
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
         return RunSummary(
             seconds=time.monotonic() - began,
-            frames_analysed={c.id: c.analysed for c in cameras},
+            frames_analysed={c.id: c.analysed for c in self._cameras},
             events_written=writer.written_events,
             reader_restarts=supervisor.restarts,
             events_raised=writer.raised_events,
@@ -225,17 +237,142 @@ class SiteRunner:
             changes_lost=writer.lost_changes,
         )
 
-    def _recording(
-        self, cameras: list[AnalysedCamera]
-    ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
-        """The recorder and retention of the cameras with ``record.enabled`` (none: None)."""
-        configs = {c.id: c for c, _, _ in self._plans}
-        rules = {c.id: r for c, r, _ in self._plans}
-        recorded = [c for c in cameras if self.site.record_of(configs[c.id]).enabled]
-        if not recorded:
+    # --- camera leases (DESIGN.md, Past one machine) -------------------------------------------
+
+    def _start_leases(self) -> None:
+        """Register this worker, free the leases of crashed workers of this host, and take a
+        first share of the cameras before the main loop starts."""
+        self._next_beat = 0.0
+        self._claim_after = 0.0
+        self._beat_failed_at = float("-inf")
+        try:
+            self.leases.register()
+            dead = self.leases.free_dead_on_this_host()
+            if dead:
+                log.warning("lease: freed the cameras of %d crashed workers: %s", len(dead), dead)
+        except SQLAlchemyError as exc:
+            log.warning("lease: store unavailable at start: %s", _first_line(exc))
+        self._lease_tick()
+
+    def _lease_tick(self) -> None:
+        """Every ``heartbeat_s``: renew our leases, claim our share, start the cameras taken,
+        stop those another worker took, hand over those beyond our share."""
+        self._advance_leaving()
+        now = time.monotonic()
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self.site.worker.heartbeat_s
+        if self._running and now - self._service.beat > HUNG_ANALYSIS_S:
+            # The analysis hangs: let the leases expire so that another worker takes over.
+            log.error(
+                "lease: the analysis has not turned for %.0f s; not renewing",
+                now - self._service.beat,
+            )
+            return
+        try:
+            if self._beat_failed_at > float("-inf"):
+                self.leases.register()  # our row may have been cleaned up meanwhile
+            held, target = self.leases.heartbeat(self._site_cameras, claim=now >= self._claim_after)
+        except SQLAlchemyError as exc:
+            # The others may be cut off too: once the store is back, give each holder one
+            # TTL to renew before treating its leases as expired.
+            self._claim_after = now + self.site.worker.lease_ttl_s
+            if now - self._beat_failed_at > 30:
+                log.warning("lease: heartbeat failed, cameras keep running: %s", _first_line(exc))
+            self._beat_failed_at = now
+            return
+        self._beat_failed_at = float("-inf")
+        expiry = self.leases.next_expiry
+        if expiry is not None:  # a worker gone silent: its leases are claimable from then on
+            self._next_beat = min(self._next_beat, now + max(0.1, expiry - time.time() + 0.05))
+        running = set(self._running)
+        lost = running - held
+        if lost:
+            log.warning("lease: cameras %s taken by another worker; stopping them", sorted(lost))
+            self._stop_cameras(sorted(lost), release=False)
+        taken = sorted(held - running - set(self._leaving))
+        if taken:
+            try:
+                self._start_cameras(taken)
+            except SQLAlchemyError as exc:  # still ours: tried again at the next beat
+                log.warning("lease: cameras %s not started yet: %s", taken, _first_line(exc))
+        kept = sorted(set(self._running) & held)
+        if len(kept) > target:
+            log.info("lease: handing over cameras %s (share %d)", kept[target:], target)
+            self._stop_cameras(kept[target:], release=True)
+
+    def _start_cameras(self, ids: list[str]) -> None:
+        """Recover what the previous holder left of these cameras, then run them."""
+        recovered = recover(self.store, self.data_dir, ids)
+        if recovered.ended:
+            log.warning(
+                "ended %d events left open by a previous run (%d with a recovered clip)",
+                recovered.ended,
+                recovered.salvaged,
+            )
+        plans = [p for p in self._plans if p[0].id in ids]
+        self._recover_segments([c.id for c, _, _ in plans])
+        for plan in plans:
+            camera = self._camera(plan, self._writer, self._wakeup)
+            self._add_recording(plan, camera)
+            self._cameras.append(camera)
+            self._zone_watch.add(camera)
+            self._running[camera.id] = camera
+            self._service.add(camera)
+            self._supervisor.add(camera.reader)
+        log.info("lease: took cameras %s; running %s", ids, sorted(self._running))
+
+    def _stop_cameras(self, ids: list[str], *, release: bool) -> None:
+        """Start stopping these cameras (:meth:`_advance_leaving` goes on, between heartbeats):
+        open violations end, clips finish, then, if ``release``, the leases go (the next
+        holder's recovery must find nothing open)."""
+        for camera_id in ids:
+            camera = self._running.pop(camera_id)
+            self._zone_watch.remove(camera_id)
+            self._leaving[camera_id] = _Leaving(camera, release, self._service.remove(camera_id))
+
+    def _advance_leaving(self) -> None:
+        for camera_id, leaving in list(self._leaving.items()):
+            if leaving.written is None and leaving.analysed.is_set():
+                self._supervisor.remove([camera_id], timeout=0.0)  # ends on its own
+                if self._recorder is not None:
+                    self._recorder.remove_camera(camera_id)
+                self._writer.camera_done(camera_id)
+                leaving.camera.reader.health.stopped()
+                leaving.written = threading.Event()
+                self._writer.after(leaving.written.set)
+            elif leaving.written is not None and leaving.written.is_set():
+                del self._leaving[camera_id]
+                if leaving.release:
+                    self._release([camera_id])
+                log.info("lease: gave up camera %s; running %s", camera_id, sorted(self._running))
+
+    def _release(self, ids: list[str] | None = None) -> None:
+        try:
+            if ids is None:
+                self.leases.unregister()
+            else:
+                self.leases.release(ids)
+        except SQLAlchemyError as exc:  # they expire at their TTL instead
+            log.warning("lease: could not release %s: %s", ids or "the leases", _first_line(exc))
+
+    def _recording(self) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
+        """The recorder and retention (cameras join as they are taken), when any camera of
+        the site has ``record.enabled``; else None."""
+        if not any(self.site.record_of(c).enabled for c, _, _ in self._plans):
             return None, None
-        index = RecordingIndex(self.store)
-        found = recover_segments(index, self.data_dir, [c.id for c in recorded])
+        self._index = RecordingIndex(self.store)
+        self._policies: dict = {}
+        storage = self.site.storage
+        floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
+        recorder = ContinuousRecorder(self._index, self.data_dir)
+        return recorder, RetentionWorker(self._index, self.data_dir, self._policies, floor)
+
+    def _recover_segments(self, ids: list[str]) -> None:
+        recorded = [c.id for c, _, _ in self._plans if c.id in ids and self._records(c)]
+        if not recorded or self._recorder is None:
+            return
+        found = recover_segments(self._index, self.data_dir, recorded)
         if found.salvaged or found.indexed or found.swept:
             log.warning(
                 "recordings of a previous run: %d unfinished segments salvaged, %d indexed, "
@@ -244,23 +381,24 @@ class SiteRunner:
                 found.indexed,
                 found.swept,
             )
-        recorder = ContinuousRecorder(index, self.data_dir)
-        policies = {}
-        for camera in recorded:
-            config = configs[camera.id]
-            settings = self.site.record_of(config).settings(camera.reader.options.picture_fps)
-            policies[camera.id] = settings
-            reader = camera.reader
-            recorder.add_camera(
-                camera.id,
-                reader.ring,
-                settings,
-                lambda t, reader=reader: reader.wall_origin + t,
-                _zones_of(config, rules[camera.id]),
-            )
-        storage = self.site.storage
-        floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
-        return recorder, RetentionWorker(index, self.data_dir, policies, floor)
+
+    def _records(self, camera: CameraConfig) -> bool:
+        return self.site.record_of(camera).enabled
+
+    def _add_recording(self, plan, camera: AnalysedCamera) -> None:
+        config, rules, _ = plan
+        if self._recorder is None or not self.site.record_of(config).enabled:
+            return
+        reader = camera.reader
+        settings = self.site.record_of(config).settings(reader.options.picture_fps)
+        self._policies[camera.id] = settings
+        self._recorder.add_camera(
+            camera.id,
+            reader.ring,
+            settings,
+            lambda t, reader=reader: reader.wall_origin + t,
+            _zones_of(config, rules),
+        )
 
     def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
         camera, rules, detectors = plan
@@ -316,6 +454,7 @@ class SiteRunner:
         for camera in cameras:
             camera.reader.health.stopped()
         supervisor.tick(force=True)
+        self._release()  # after the last evidence and health: the next holder finds them done
         if self._loop is not None:
             time.sleep(self._loop.poll_interval * 2)  # the events just ended get dispatched
             self._loop.stop()
@@ -333,6 +472,17 @@ class SiteRunner:
         ).start()
 
 
+@dataclass(slots=True)
+class _Leaving:
+    """A camera being stopped: first the analysis lets it go (its violations end), then its
+    evidence is written; then its lease is released if ``release``."""
+
+    camera: AnalysedCamera
+    release: bool
+    analysed: threading.Event
+    written: threading.Event | None = None
+
+
 def _zones_of(camera: CameraConfig, rules: list[Rule]) -> list[Zone]:
     """The camera's named zones and those its rules use, once per name (a zone saved in the
     console wins over a file's zone of the same name)."""
@@ -348,6 +498,10 @@ def _set_torch_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _log_state(camera: str, state: CameraState, error: str | None) -> None:

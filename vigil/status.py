@@ -1,4 +1,5 @@
-"""`vigil status`: each camera's health as the worker running it last stored it.
+"""`vigil status`: each camera's health as the worker running it last stored it, and which
+worker holds its lease (DESIGN.md, Past one machine).
 
 A row not refreshed for ``STALE_AFTER_S`` (streams.health) seconds belongs to a worker that is not
 running (or cannot reach the database): its state is shown as it was, marked stale.
@@ -7,6 +8,7 @@ running (or cannot reach the database): its state is shown as it was, marked sta
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from vigil.config import ConfigError
+from vigil.events.store.leases import CameraLease, WorkerRecord, camera_leases, workers
 from vigil.events.store.store import EventStore
 from vigil.streams.health import CameraState, HealthSnapshot, is_stale
 from vigil.streams.sources import redact
@@ -25,6 +28,26 @@ _COLOURS = {
     CameraState.FAILED: "red",
     CameraState.STOPPED: "dim",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStatus:
+    health: list[HealthSnapshot]
+    leases: dict[str, CameraLease]  # by camera
+    workers: list[WorkerRecord]
+
+
+def read_status(url: str) -> SiteStatus:
+    """Health, leases and workers; ConfigError (one line) if there is nothing to read. A store
+    older than the leases shows none."""
+    health = read_health(url)
+    store = EventStore(url, auto_migrate=False)
+    try:
+        return SiteStatus(health, {x.camera: x for x in camera_leases(store)}, workers(store))
+    except DBAPIError:  # no lease tables yet: no worker of this version ran
+        return SiteStatus(health, {}, [])
+    finally:
+        store.dispose()
 
 
 def read_health(url: str) -> list[HealthSnapshot]:
@@ -60,17 +83,33 @@ def _ago(epoch: float | None, now: float, style: str = "ago") -> str:
     return text if style == "for" else f"{text} ago"
 
 
-def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:
+def lease_text(lease: CameraLease | None, now: float) -> str:
+    """Who holds a camera's lease: ``host:pid:x (renewed 1 s ago)``, ``free`` or ``expired``."""
+    if lease is None or lease.worker is None:
+        return "free"
+    if lease.holder(now) is None:
+        return f"[red]expired[/] (was {lease.worker})"
+    return f"{lease.worker} (renewed {_ago(lease.heartbeat_at, now)})"
+
+
+def health_table(
+    rows: list[HealthSnapshot],
+    now: float | None = None,
+    leases: dict[str, CameraLease] | None = None,
+) -> Table:
     now = time.time() if now is None else now
     table = Table(title="Cameras")
-    for column in ("camera", "state", "fps in / analysed", "last frame", "reconnects", "skipped"):
+    columns = ["camera", "state", "fps in / analysed", "last frame", "reconnects", "skipped"]
+    if leases:
+        columns.insert(2, "worker (lease)")
+    for column in columns:
         table.add_column(column, overflow="fold")
     table.add_column("last error", overflow="fold", ratio=1)
     for h in rows:
         state = f"[{_COLOURS[h.state]}]{h.state.value}[/] for {_ago(h.state_since, now, 'for')}"
         if is_stale(h, now):
             state += f" [red](stale: no update for {_ago(h.updated_at, now, 'for')})[/]"
-        table.add_row(
+        cells = [
             h.camera if not h.name else f"{h.camera} ({h.name})",
             state,
             f"{h.fps_in:.1f} / {h.fps_analysed:.1f}",
@@ -78,6 +117,30 @@ def health_table(rows: list[HealthSnapshot], now: float | None = None) -> Table:
             str(h.reconnects),
             str(h.skipped),
             _error_and_backlog(h),
+        ]
+        if leases:
+            cells.insert(2, lease_text(leases.get(h.camera), now))
+        table.add_row(*cells)
+    return table
+
+
+def workers_table(
+    rows: list[WorkerRecord], leases: dict[str, CameraLease], now: float | None = None
+) -> Table:
+    """Each registered worker: its host, pid, capacity, heartbeat and the cameras it holds."""
+    now = time.time() if now is None else now
+    table = Table(title="Workers")
+    for column in ("worker", "host", "pid", "capacity", "heartbeat", "cameras"):
+        table.add_column(column, overflow="fold")
+    for w in rows:
+        held = sorted(c for c, lease in leases.items() if lease.holder(now) == w.id)
+        table.add_row(
+            w.id,
+            w.host,
+            str(w.pid),
+            "any" if w.capacity is None else str(w.capacity),
+            _ago(w.heartbeat_at, now),
+            ", ".join(held) or "none",
         )
     return table
 
@@ -95,7 +158,9 @@ def _error_and_backlog(h: HealthSnapshot) -> str:
     return "; ".join(part for part in [h.last_error, *backlog] if part)
 
 
-def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
+def health_json(
+    h: HealthSnapshot, now: float | None = None, lease: CameraLease | None = None
+) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
         "camera": h.camera,
@@ -114,4 +179,6 @@ def health_json(h: HealthSnapshot, now: float | None = None) -> dict[str, Any]:
         "updated_at": h.updated_at,
         "pending_changes": h.pending_changes,
         "lost_changes": h.lost_changes,
+        "lease_worker": None if lease is None else lease.holder(now),  # None: free or expired
+        "lease_expires_at": None if lease is None or lease.worker is None else lease.expires_at,
     }

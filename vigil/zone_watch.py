@@ -57,7 +57,7 @@ class ZoneWatcher:
 
     Args:
         zones: the store's saved zones.
-        cameras: this worker's analysed cameras.
+        cameras: this worker's analysed cameras (more join with :meth:`add`).
         configs: their site configs, by camera id.
         data_dir: where the newest frames are kept (``media/<camera>/latest.jpg``).
         applied: the revision each camera started with (none: the site file's zones).
@@ -77,10 +77,13 @@ class ZoneWatcher:
         on_rules: Callable[[str, list[Rule]], None] | None = None,
     ) -> None:
         self.zones = zones
-        self.cameras = {c.id: c for c in cameras}
         self.configs = configs
         self.data_dir = Path(data_dir)
         self.applied = dict(applied or {})
+        self._lock = threading.Lock()  # cameras join and leave while the thread polls
+        self.cameras: dict[str, AnalysedCamera] = {}
+        for camera in cameras:
+            self.add(camera)
         self.poll_s = poll_s
         self.frame_every_s = frame_every_s
         self.on_rules = on_rules
@@ -88,6 +91,20 @@ class ZoneWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="zone-watch", daemon=True)
         self._store_down = False
+
+    def add(self, camera: AnalysedCamera) -> None:
+        """Watch a camera from now on; its pipeline's ``zone_revision`` is the revision its
+        rules were built from."""
+        with self._lock:
+            self.cameras[camera.id] = camera
+            known = self.applied.get(camera.id, 0)
+            self.applied[camera.id] = getattr(camera.pipeline, "zone_revision", known)
+
+    def remove(self, camera_id: str) -> None:
+        """Stop watching a camera (another worker took it)."""
+        with self._lock:
+            self.cameras.pop(camera_id, None)
+            self.applied.pop(camera_id, None)
 
     def start(self) -> ZoneWatcher:
         self._thread.start()
@@ -109,10 +126,11 @@ class ZoneWatcher:
         try:
             revisions = self.zones.revisions()
             staged = []
-            for camera, revision in revisions.items():
-                if camera in self.cameras and revision > self.applied.get(camera, 0):
-                    self._stage(camera)
-                    staged.append(camera)
+            with self._lock:
+                for camera, revision in revisions.items():
+                    if camera in self.cameras and revision > self.applied.get(camera, 0):
+                        self._stage(camera)
+                        staged.append(camera)
         except SQLAlchemyError as exc:
             if not self._store_down:
                 log.warning(
@@ -142,7 +160,9 @@ class ZoneWatcher:
     def keep_frames(self) -> None:
         """Write each camera's newest analysed frame, at most every ``frame_every_s``."""
         now = time.monotonic()
-        for camera in self.cameras.values():
+        with self._lock:
+            cameras = list(self.cameras.values())
+        for camera in cameras:
             frame = camera.last_frame
             if frame is None:
                 continue

@@ -224,6 +224,36 @@ class LeaseRow(Base):
     acquired_at: Mapped[float]
 
 
+class CameraLeaseRow(Base):
+    """Which worker runs a camera (DESIGN.md, Past one machine): ``worker`` holds it until
+    ``expires_at`` (epoch s), renewed by its heartbeat; NULL or expired: free to claim
+    (:mod:`vigil.events.store.leases`)."""
+
+    __tablename__ = "camera_leases"
+
+    camera: Mapped[str] = mapped_column(String(128), primary_key=True)
+    worker: Mapped[str | None] = mapped_column(String(256))
+    acquired_at: Mapped[float | None]
+    heartbeat_at: Mapped[float | None]
+    expires_at: Mapped[float] = mapped_column(server_default="0")
+
+    __table_args__ = (Index(None, "worker"),)
+
+
+class WorkerRow(Base):
+    """A `vigil run` worker of the site, while it lives: who it is, how many cameras it takes
+    (``capacity``, NULL: no limit) and its last heartbeat. Removed when it stops cleanly."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    host: Mapped[str] = mapped_column(String(256))
+    pid: Mapped[int]
+    capacity: Mapped[int | None]
+    started_at: Mapped[float]
+    heartbeat_at: Mapped[float]
+
+
 class AlertCursorRow(Base):
     """How far the dispatcher has routed the outbox: every row with ``id <= position`` is
     routed (or was never committed). Rows above it are routed when ``alert_routed`` says so."""

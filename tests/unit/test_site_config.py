@@ -392,3 +392,12 @@ def test_one_public_url_for_the_api_and_the_alert_links(tmp_path: Path):
     assert "public_url differs in api: and alerts:" in load_error(tmp_path, differ)
     none = load_site_config(site_file(tmp_path, camera + hook + "}"))
     assert none.api.public_url is None and none.alerts.public_url is None
+
+
+def test_worker_leases_are_checked(tmp_path: Path):
+    camera = "cameras: [{id: a, source: 'rtsp://10.0.0.7/s'}]\n"
+    message = load_error(tmp_path, camera + "worker: {lease_ttl_s: 4, heartbeat_s: 3}")
+    assert "heartbeat_s (3) must be at most half of worker.lease_ttl_s (4)" in message
+    assert "max_cameras" in load_error(tmp_path, camera + "worker: {max_cameras: 0}")
+    site = load_site_config(site_file(tmp_path, camera + "worker: {max_cameras: 8}"))
+    assert (site.worker.max_cameras, site.worker.lease_ttl_s, site.worker.heartbeat_s) == (8, 6, 2)

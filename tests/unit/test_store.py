@@ -27,6 +27,8 @@ from vigil.events.violation import TimelinePoint, Violation
 
 TABLES = {
     "events",
+    "camera_leases",
+    "workers",
     "event_timeline",
     "event_audit",
     "camera_health",
