@@ -27,11 +27,12 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
+from vigil.detector.cards import ModelCard
 from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
@@ -48,6 +49,7 @@ from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
 from vigil.streams.reader import CameraReader
 from vigil.streams.supervisor import Supervisor
+from vigil.streams.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,9 @@ class RunSummary:
     changes_journaled: int = 0  # event changes that waited in the journal (store outages)
     changes_pending: int = 0  # still waiting at the end: stored by the next run
     changes_lost: int = 0  # refused by the journal's disk too
+    # Per camera: analyses due that the busy service could not run (``late``), and per model
+    # the frames it was skipped on by the gate (``model:still``, ``model:rate``).
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _check_source(camera: CameraConfig) -> None:
@@ -81,15 +86,26 @@ class SiteRunner:
 
     Raises ConfigError, CardError or SourceError (one line each) for anything wrong in the
     site file, and SQLAlchemy errors when the database cannot be reached.
+
+    ``cards`` replaces the site's model cards (`vigil bench`'s naive stack); ``timer``
+    collects per-stage timings (`vigil bench`).
     """
 
-    def __init__(self, site: SiteConfig, *, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        data_dir: Path | None = None,
+        cards: dict[str, ModelCard] | None = None,
+        timer: StageTimer | None = None,
+    ) -> None:
         self.site = site
         self.data_dir = Path(data_dir or site.storage.data_dir)
+        self.timer = timer
         cameras = site.enabled_cameras
         if not cameras:
             raise ConfigError("no enabled camera in the site")
-        cards = site.models.cards()
+        cards = cards if cards is not None else site.models.cards()
         plans = []
         for camera in cameras:
             _check_source(camera)
@@ -136,7 +152,7 @@ class SiteRunner:
                 recovered.salvaged,
             )
         wakeup = threading.Event()
-        writer = LiveEvidenceWriter(self.store, self.data_dir)
+        writer = LiveEvidenceWriter(self.store, self.data_dir, timer=self.timer)
         cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
         self._cameras = cameras
         recorder, retention = self._recording(cameras)
@@ -149,6 +165,8 @@ class SiteRunner:
             on_analysis=None
             if recorder is None
             else lambda c, a: recorder.seen(c.id, a.frame.wall, a.detections),
+            timer=self.timer,
+            clips_open=lambda: writer.open_count > 0,
         )
         supervisor = Supervisor(
             [c.reader for c in cameras],
@@ -184,6 +202,7 @@ class SiteRunner:
             changes_journaled=writer.journaled_changes,
             changes_pending=writer.pending_changes,
             changes_lost=writer.lost_changes,
+            skipped={c.id: skip_counts(c) for c in cameras},
         )
 
     def _recording(
@@ -236,6 +255,7 @@ class SiteRunner:
         )
         health.listeners.extend(self._listeners)
         reader = CameraReader(camera.id, spec, options, health, on_gap=writer.gap, wakeup=wakeup)
+        reader.timer = self.timer
         writer.add_camera(
             camera.id,
             reader.ring,
@@ -246,7 +266,13 @@ class SiteRunner:
             health=health,
         )
         pipeline = CameraPipeline(
-            camera.id, rules, detectors, fps=camera.fps, clock="wall" if spec.live else "pts"
+            camera.id,
+            rules,
+            detectors,
+            fps=camera.fps,
+            clock="wall" if spec.live else "pts",
+            gating=self.site.gating_of(camera).settings(),
+            timer=self.timer,
         )
         return AnalysedCamera(camera.id, reader, pipeline, camera.fps)
 
@@ -290,6 +316,16 @@ class SiteRunner:
         return LoopWorker(
             self.store, self.site.dispatch, self.site.escalation, on_change=wake
         ).start()
+
+
+def skip_counts(camera: AnalysedCamera) -> dict[str, int]:
+    """Why a camera's frames or models were skipped: ``late`` (the service was busy), and
+    ``MODEL:still`` / ``MODEL:rate`` (the gate, :mod:`vigil.gating`)."""
+    counts = {"late": camera.reader.health.skipped}
+    gate = camera.pipeline.gate
+    if gate is not None:
+        counts |= {f"{model}:{why}": n for (model, why), n in sorted(gate.skipped.items())}
+    return counts
 
 
 def _zones_of(camera: CameraConfig) -> list[Zone]:
