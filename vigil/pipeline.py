@@ -116,8 +116,7 @@ def model_rates(
     without one in ``rule_fps`` runs at the camera's rate), at most the camera's.
 
     >>> from vigil.events.rules import FireRule, NoHelmetRule
-    >>> sources = {"fire": "fire_smoke", "head": "site_ppe", "helmet": "site_ppe",
-    ...     "person": "site_ppe"}
+    >>> sources = {"fire": "fire_smoke", "head_bare": "site_ppe", "head_helmet": "site_ppe"}
     >>> model_rates([FireRule(), NoHelmetRule()], sources, 2.0, {"fire": 1.0})
     {'fire_smoke': 1.0, 'site_ppe': 2.0}
     """
