@@ -389,6 +389,12 @@ def format_report(report: dict) -> str:
             for why, n in counts.items():
                 skipped[why] = skipped.get(why, 0) + n
         lines.append("  skipped: " + (", ".join(f"{k} {v}" for k, v in skipped.items()) or "—"))
+        gaps = p["stages"].get("gap_while_clips") or {}
+        worst = p["stages"].get("gap") or {}
+        lines.append(
+            f"  worst gap between a camera's analyses: {worst.get('max_ms', '—')} ms; while "
+            f"clips were written: {gaps.get('max_ms', '—')} ms (n={gaps.get('n', 0)})"
+        )
         alert = p["alert_latency"]
         lines.append(
             f"  confirming frame → alert: n={alert['n']} p50 {alert['p50_ms']} ms "
