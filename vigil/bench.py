@@ -134,8 +134,9 @@ def _child_main(plan: BenchPlan, urls: dict[str, str], variant: str, conn) -> No
 
 
 def site_for(plan: BenchPlan, urls: dict[str, str], data_dir: Path, hook: str, variant: str):
-    """The site the worker runs: the cameras at ``plan.fps``, a webhook alert channel, and the
-    gating of ``plan.config`` (or the defaults); the naive variant has gating off."""
+    """The site the worker runs: the cameras at ``plan.fps`` (a file is looped as a camera), a
+    webhook alert channel, and the gating of ``plan.config`` (or the defaults); the naive
+    variant has gating off."""
     from vigil.config import SiteConfig, load_site_config
 
     raw: dict = {}
@@ -148,7 +149,8 @@ def site_for(plan: BenchPlan, urls: dict[str, str], data_dir: Path, hook: str, v
         template = {}
     template = {k: v for k, v in template.items() if k not in ("id", "source", "name")}
     cameras = [
-        {**template, "id": name, "source": url, "fps": plan.fps} for name, url in urls.items()
+        {**template, "id": name, "source": url, "fps": plan.fps, "loop": "://" not in url}
+        for name, url in urls.items()
     ]
     if variant == "naive":
         raw["gating"] = {"motion": False, "rule_fps": {}}
