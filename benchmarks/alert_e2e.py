@@ -2,7 +2,7 @@
 over SSE, MQTT and a webhook, with `vigil run --serve` watching a looped real video.
 
 The camera is the video served over RTSP by the live tests' GStreamer server
-(tests/rtsp_server.py), looping in real time like a camera; ``--source file`` uses a looped
+(vigil.streams.rtsp_loop), looping in real time like a camera; ``--source file`` uses a looped
 file camera instead (also paced on the wall clock). `vigil run --serve` runs in a child
 process with the site's API and its alert dispatcher: a webhook channel to a loopback receiver
 and an MQTT channel to the machine's Mosquitto (a paho subscriber); an SSE client reads

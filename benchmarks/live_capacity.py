@@ -9,7 +9,9 @@ run as they would on RTSP. For every (cameras, fps) pair the worker runs ``--sec
         --seconds 40 --rules default
 
 ``--rules default`` is every rule that needs no zone (no_helmet, fall, smoke, fire: three
-models); ``--rules fall`` only the fall model. Prints one line per run, with the load average
+models); ``--rules fall`` only the fall model. The measurement is `vigil bench`'s
+(:mod:`vigil.bench`, which serves the videos over RTSP instead); the site's default gating
+applies. Prints one line per run, with the load average
 (the machine may be shared) and the worker's CPU use.
 """
 
@@ -19,12 +21,11 @@ import argparse
 import logging
 import os
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-from vigil.config import SiteConfig
-from vigil.run import SiteRunner
+import yaml
+
+from vigil.bench import BenchPlan, measure_pipeline
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 FOOTAGE = [
@@ -50,40 +51,22 @@ def measure(
     max_batch: int = 1,
     footage: list[str] = FOOTAGE,
 ):
-    with tempfile.TemporaryDirectory() as data:
-        entries = []
-        for i in range(cameras):
-            camera = {"id": f"cam{i}", "source": str(VIDEOS / footage[i % len(footage)])}
-            camera |= {"loop": True, "fps": fps}
-            if RULES[rules] is not None:
-                camera["rules"] = RULES[rules]
-            entries.append(camera)
-        site = SiteConfig.model_validate(
-            {
-                "cameras": entries,
-                "storage": {"data_dir": data},
-                "inference": {"threads": threads, "max_batch": max_batch},
-            }
+    """Per-camera analysed rates, CPU cores used and events raised: `vigil bench`'s
+    measurement (:func:`vigil.bench.measure_pipeline`) on looped file cameras."""
+    videos = [VIDEOS / footage[i % len(footage)] for i in range(cameras)]
+    with tempfile.TemporaryDirectory() as tmp:
+        template: dict = {"id": "template", "source": str(videos[0])}
+        if RULES[rules] is not None:
+            template["rules"] = RULES[rules]
+        site = Path(tmp) / "site.yaml"
+        site.write_text(
+            yaml.safe_dump({"cameras": [template], "inference": {"max_batch": max_batch}})
         )
-        runner = SiteRunner(site)
-        stop = threading.Event()
-        result = {}
-        thread = threading.Thread(target=lambda: result.update(s=runner.run(stop)))
-        thread.start()
-        time.sleep(warmup)
-        counts0 = _counts(runner)
-        cpu0, t0 = time.process_time(), time.monotonic()
-        time.sleep(seconds)
-        counts1 = _counts(runner)
-        cpu1, t1 = time.process_time(), time.monotonic()
-        stop.set()
-        thread.join()
-    rates = [(counts1[c] - counts0.get(c, 0)) / (t1 - t0) for c in counts1]
-    return rates, (cpu1 - cpu0) / (t1 - t0), result["s"].events_written
-
-
-def _counts(runner: SiteRunner) -> dict[str, int]:
-    return dict(runner.analysed_counts())
+        plan = BenchPlan(cameras, fps, seconds, warmup, videos, threads=threads, config=site)
+        urls = {f"cam{i}": str(video) for i, video in enumerate(videos)}
+        result = measure_pipeline(plan, urls, "gated")
+    rates = list(result["analysed_fps_per_camera"].values())
+    return rates, result["cpu_per_second"], result["events_raised"]
 
 
 def main() -> None:

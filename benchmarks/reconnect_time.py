@@ -1,6 +1,6 @@
 """How fast a camera comes back after its RTSP server restarts.
 
-A real RTSP server (GStreamer, tests/rtsp_server.py) serves fall_01.mp4; a camera reader with
+A real RTSP server (GStreamer, vigil.streams.rtsp_loop) serves fall_01.mp4; a camera reader with
 the default reconnect settings (stall 5 s, backoff 0.5 s doubling to 30 s, jitter) watches it.
 Each run: live for 3 s, the server is killed (SIGKILL), stays down ``--down`` seconds, and is
 started again (or, with ``--freeze``, is stopped with SIGSTOP and resumed with SIGCONT: the

@@ -1,7 +1,7 @@
 """What continuous recording costs: CPU per camera, bytes per camera-hour, time to export.
 
 1. **CPU**: a camera reader on a looped real video served over RTSP (GStreamer,
-   tests/rtsp_server.py) for ``--seconds``, once without and once with the recorder
+   streams/gst/rtsp_server.py) for ``--seconds``, once without and once with the recorder
    (:class:`~vigil.events.continuous.ContinuousRecorder`, 60 s segments); the process CPU time
    of both runs, and the recorder thread's own CPU time. No models run: the reader's decoding
    is the same in both, so the difference is the recording.

@@ -1,4 +1,5 @@
-"""Motion inside boxes, between consecutive analysed frames of one camera.
+"""Motion between analysed frames of one camera: inside boxes (:class:`RegionMotion`) and over
+the whole frame (:class:`FrameMotion`, for motion gating).
 
 Flames flicker and smoke drifts; a static look-alike (a hi-vis vest on a parked worker, an orange
 sign, a still image) does not change at all. :class:`RegionMotion` measures, for each box, the
@@ -67,3 +68,48 @@ def box_motion(previous: np.ndarray, current: np.ndarray, xyxy: np.ndarray) -> f
     a = previous[y1:y2, x1:x2].astype(np.int16)
     b = current[y1:y2, x1:x2].astype(np.int16)
     return float(np.abs(a - b).mean())
+
+
+GATE_WIDTH = 160  # the gate's grey copy: small, blurred, so noise and compression do not count
+
+
+class FrameMotion:
+    """Whether anything moved in a frame since a reference frame (Frigate's motion test, cut
+    down): a small blurred grey copy, the pixels whose grey level changed by more than
+    ``threshold``, moved when they cover at least ``min_area`` of the frame.
+
+    The caller keeps references (the frame each model last ran on), so slow change that
+    accumulates (a plume drifting) counts once it is large enough.
+
+    >>> import numpy as np
+    >>> fm = FrameMotion(threshold=25, min_area=0.01)
+    >>> still = np.full((90, 160, 3), 100, np.uint8)
+    >>> ref = fm.grey(still)
+    >>> moved = still.copy(); moved[:30, :40] = 250
+    >>> fm.changed(ref, fm.grey(still)), fm.changed(ref, fm.grey(moved)) > 0.01
+    (0.0, True)
+    """
+
+    def __init__(self, threshold: int = 25, min_area: float = 0.002) -> None:
+        self.threshold = threshold
+        self.min_area = min_area
+
+    def grey(self, image: np.ndarray) -> np.ndarray | None:
+        """The frame's small blurred grey copy; None for an image without pixels."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+            return None
+        h, w = image.shape[:2]
+        size = (GATE_WIDTH, max(1, round(h * GATE_WIDTH / max(w, 1))))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        return cv2.GaussianBlur(grey, (5, 5), 0)
+
+    def changed(self, reference: np.ndarray | None, grey: np.ndarray | None) -> float:
+        """The share of pixels that changed (1.0 when either is unknown or the sizes differ)."""
+        if reference is None or grey is None or reference.shape != grey.shape:
+            return 1.0
+        diff = cv2.absdiff(reference, grey)
+        return float(np.count_nonzero(diff > self.threshold)) / diff.size
+
+    def moved(self, reference: np.ndarray | None, grey: np.ndarray | None) -> bool:
+        return self.changed(reference, grey) >= self.min_area

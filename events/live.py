@@ -50,6 +50,7 @@ from vigil.events.store.store import EventStore
 from vigil.events.violation import LifecycleEvent, Phase, Violation
 from vigil.streams.health import CameraHealth
 from vigil.streams.ring import RingBuffer
+from vigil.streams.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,10 @@ class LiveEvidenceWriter:
         retry_initial: float = 0.5,
         retry_max: float = 5.0,
         close_retry_seconds: float = 10.0,
+        timer: StageTimer | None = None,
     ) -> None:
         self.store = store
+        self.timer = timer  # `vigil bench`: evidence (snapshots, clips) and store timings
         self.data_dir = Path(data_dir)
         self.journal = journal if journal is not None else worker_journal(self.data_dir)
         self.update_interval = update_interval
@@ -269,7 +272,9 @@ class LiveEvidenceWriter:
         for entry in list(self._open.values()):
             cam = self._cameras[entry.camera]
             if entry.recording is not None:
+                began = time.perf_counter()
                 entry.recording.pump()
+                self._timed("evidence", began)
             if entry.ended_at is None and not final:
                 continue
             waited = now - (entry.ended_at or now)
@@ -282,7 +287,9 @@ class LiveEvidenceWriter:
         del self._open[entry.violation.id]
         v = entry.violation
         snapshot, _ = media_paths(self.data_dir, v)
+        began = time.perf_counter()
         clip = entry.recording.finish() if entry.recording is not None else None
+        self._timed("evidence", began)
         self._snapshot(entry)
         has_snapshot = snapshot.exists()
         error = entry.recording.error if entry.recording is not None else None
@@ -311,10 +318,16 @@ class LiveEvidenceWriter:
             return
         snapshot, _ = media_paths(self.data_dir, v)
         try:
+            began = time.perf_counter()
             write_snapshot(v.peak_image, v, snapshot)
+            self._timed("evidence", began)
             entry.snapshot_pts = v.peak_pts
         except (EvidenceError, OSError) as exc:
             log.warning("camera %s: snapshot of %s not written: %s", v.camera, v.id, exc)
+
+    def _timed(self, stage: str, began: float) -> None:
+        if self.timer is not None:
+            self.timer.add(stage, time.perf_counter() - began)
 
     # --- the store, or the journal while the store is away -------------------------------------
 
@@ -323,7 +336,9 @@ class LiveEvidenceWriter:
         earlier changes still wait there (order is kept)."""
         if not self.journal.pending:
             try:
+                began = time.perf_counter()
                 store_change(self.store, change)
+                self._timed("store", began)
                 return
             except Exception as exc:  # store_change raises only when the store is away
                 log.warning(

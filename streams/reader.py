@@ -42,6 +42,7 @@ from vigil.streams.health import CameraHealth
 from vigil.streams.ring import Packet, Picture, RingBuffer, StreamParams
 from vigil.streams.sources import IMAGE_SUFFIXES, SourceSpec
 from vigil.streams.timeline import PacketClock, Timeline
+from vigil.streams.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class CameraReader:
         self._frames_this_attempt = 0
         self._live_since = 0.0  # monotonic time of this attempt's first frame
         self._last_t = float("-inf")
+        self.timer: StageTimer | None = None  # `vigil bench`: decode timings
 
     # --- control ------------------------------------------------------------------------------
 
@@ -219,7 +221,12 @@ class CameraReader:
     def take(self) -> Frame | None:
         """The frame for the analysis: the newest (live) or the next in order (recorded)."""
         item = self._latest.take() if self.spec.live else self._next_queued()
-        return None if item is None else item.frame(self.camera)
+        if item is None:
+            return None
+        if self.timer is None:
+            return item.frame(self.camera)
+        with self.timer.time("to_bgr"):
+            return item.frame(self.camera)
 
     @property
     def exhausted(self) -> bool:
@@ -367,7 +374,10 @@ class CameraReader:
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
         try:
-            return packet.decode()
+            if self.timer is None:
+                return packet.decode()
+            with self.timer.time("decode"):
+                return packet.decode()
         except av.error.InvalidDataError:
             return []  # a damaged packet: skip it; no frame for long is caught as a stall
         except av.FFmpegError as exc:

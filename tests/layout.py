@@ -16,6 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # Run by Alembic from their files, never imported as modules.
 ALEMBIC_SCRIPTS = ("vigil.events.store.migrations.env", "vigil.events.store.migrations.versions.")
+# Run by Debian's /usr/bin/python3 (GStreamer's bindings), never imported by the package.
+SYSTEM_PYTHON_SCRIPTS = ("vigil.streams.gst.rtsp_server",)
 
 
 def package_dirs() -> dict[str, Path]:
@@ -45,7 +47,10 @@ def modules() -> list[str]:
 
 
 def importable(name: str) -> bool:
-    """Whether the module can be imported on its own (Alembic's scripts cannot)."""
+    """Whether the module can be imported on its own (Alembic's scripts and those run by the
+    system's Python cannot)."""
+    if name in SYSTEM_PYTHON_SCRIPTS:
+        return False
     return not (name == ALEMBIC_SCRIPTS[0] or name.startswith(ALEMBIC_SCRIPTS[1]))
 
 

@@ -39,6 +39,7 @@ from vigil.events.violation import LifecycleEvent
 from vigil.pipeline import Analysis, CameraPipeline
 from vigil.streams.frame import Frame
 from vigil.streams.reader import CameraReader
+from vigil.streams.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class AnalysedCamera:
     analysed: int = 0
     done: bool = False  # a recorded source that was analysed to its end
     errors: int = field(default=0)
+    last_analysed: float = 0.0  # monotonic time of the last analysis
 
     @property
     def live(self) -> bool:
@@ -77,6 +79,9 @@ class InferenceService:
         on_done: called when a recorded source has been analysed to its end.
         max_batch: frames of the same size run through a model in one call.
         wakeup: set by readers when a frame is ready; the service sleeps on it.
+        timer: collects stage timings (models in batches, analysis gaps), when given.
+        clips_open: whether clips are being written now; the gaps between a live camera's
+            analyses then also count as ``gap_while_clips``.
     """
 
     def __init__(
@@ -88,8 +93,12 @@ class InferenceService:
         max_batch: int = 1,
         wakeup: threading.Event | None = None,
         on_analysis: FrameListener | None = None,
+        timer: StageTimer | None = None,
+        clips_open: Callable[[], bool] | None = None,
     ) -> None:
         self.cameras = cameras
+        self.timer = timer
+        self.clips_open = clips_open
         self.on_analysis = on_analysis
         self.on_events = on_events
         self.on_done = on_done
@@ -215,6 +224,14 @@ class InferenceService:
             return
         camera.last_frame = frame
         camera.analysed += 1
+        if self.timer is not None and camera.live:
+            now = time.monotonic()
+            if camera.last_analysed:
+                gap = now - camera.last_analysed
+                self.timer.add("gap", gap)
+                if self.clips_open is not None and self.clips_open():
+                    self.timer.add("gap_while_clips", gap)
+            camera.last_analysed = now
         camera.reader.health.analysed()
         if self.on_analysis is not None:
             self.on_analysis(camera, analysis)
@@ -224,24 +241,28 @@ class InferenceService:
     def _analyse_batch(self, taken: list[tuple[AnalysedCamera, Frame]]) -> None:
         """Each model once per group of same-sized frames, then each camera's pipeline."""
         raw: dict[str, dict[str, sv.Detections]] = {c.id: {} for c, _ in taken}
+        due = {c.id: {d.name for d in c.pipeline.plan(f)} for c, f in taken}
         detectors = {d.name: d for c, _ in taken for d in c.pipeline.detectors}
         for name, detector in detectors.items():
-            users = [(c, f) for c, f in taken if any(d.name == name for d in c.pipeline.detectors)]
+            users = [(c, f) for c, f in taken if name in due[c.id]]
             by_shape: dict[tuple[int, int], list[tuple[AnalysedCamera, Frame]]] = {}
             for c, f in users:
                 by_shape.setdefault(f.shape, []).append((c, f))
             for group in by_shape.values():
                 for i in range(0, len(group), self.max_batch):
                     chunk = group[i : i + self.max_batch]
+                    began = time.perf_counter()
                     try:
                         results = detector.batch([f.image for _, f in chunk])
                     except Exception:
                         log.exception("model %s failed on a batch of %d", name, len(chunk))
                         continue
+                    if self.timer is not None:
+                        self.timer.add(f"model:{name}", time.perf_counter() - began)
                     for (c, _), result in zip(chunk, results, strict=True):
                         raw[c.id][name] = result
         for camera, frame in taken:
-            if len(raw[camera.id]) == len(camera.pipeline.detectors):
+            if len(raw[camera.id]) == len(due[camera.id]):
                 self._analyse(camera, frame, raw[camera.id])
 
     def _retire_finished(self) -> None:

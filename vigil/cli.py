@@ -277,6 +277,62 @@ def demo(
 
 
 @app.command()
+def bench(
+    videos: Annotated[
+        Path, typer.Option("--videos", help="folder of H.264 MP4 videos to loop as cameras")
+    ] = Path("../shared/data/videos"),
+    cameras: Annotated[int, typer.Option("--cameras", help="cameras to serve over RTSP")] = 4,
+    fps: Annotated[
+        float, typer.Option("--fps", help="analysed frames per second per camera")
+    ] = 2.0,
+    seconds: Annotated[float, typer.Option("--seconds", help="seconds measured")] = 60.0,
+    warmup: Annotated[
+        float, typer.Option("--warmup", help="seconds run before measuring (connect, settle)")
+    ] = 10.0,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="'naive': also run the naive stack and compare"),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="site YAML whose rules, models and gating apply"),
+    ] = None,
+    threads: Annotated[int, typer.Option("--threads", help="torch inference threads")] = 1,
+    ground_truth: Annotated[
+        Path, typer.Option("--gt", help="ground truth for the recall of --baseline naive")
+    ] = Path("datasets/ground_truth"),
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Measure a `vigil run` worker on N looped videos served over RTSP (see vigil/bench.py).
+
+    Example: vigil bench --cameras 4 --fps 2 --seconds 60 --baseline naive
+    """
+    from vigil.bench import BenchError, BenchPlan, format_report, pick_videos, run_bench
+
+    if baseline not in (None, "naive"):
+        raise BenchError(f"--baseline {baseline!r}: the only baseline is 'naive'")
+    if config is not None:
+        load_site_config(config)  # checked before anything starts
+    plan = BenchPlan(
+        cameras=cameras,
+        fps=fps,
+        seconds=seconds,
+        warmup=warmup,
+        videos=pick_videos(videos, cameras),
+        threads=threads,
+        config=config,
+    )
+    gt = ground_truth if ground_truth.is_dir() else None
+    if baseline and gt is None:
+        err.print(f"{ground_truth}: no ground truth there; recall not measured")
+    report = run_bench(plan, baseline, gt)
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        sys.stdout.write(format_report(report) + "\n")
+
+
+@app.command()
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="site YAML: cameras, rules")],
     data: Annotated[Path | None, typer.Option("--data", help="data folder (db + media)")] = None,

@@ -54,9 +54,11 @@ from vigil.events.loop.config import (
     LoopPolicy,
     check_escalation,
 )
+from vigil.events.rules import RULES
 from vigil.events.rules.params import RulesConfig
 from vigil.events.segments import RecordSettings
 from vigil.events.zones import CameraZone, Zone
+from vigil.gating import GatingSettings
 from vigil.streams.reader import ReaderOptions
 from vigil.streams.sources import SourceSpec, parse_source
 
@@ -102,6 +104,56 @@ class RecordConfig(_Strict):
             keep_event_days=self.keep_event_days,
             crf=self.crf,
             picture_fps=picture_fps,
+        )
+
+
+class GatingConfig(_Strict):
+    """Which frames each model runs on (:mod:`vigil.gating`): motion gating with a periodic
+    full pass, and slower analysis rates for some rules.
+
+    >>> GatingConfig.model_validate({"rule_fps": {"smok": 1}})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for GatingConfig
+    rule_fps
+      Value error, unknown rule 'smok' (rules: ...) ...
+    """
+
+    motion: bool = Field(
+        True, description="skip a model on frames where nothing moved since it last ran"
+    )
+    full_pass_seconds: float = Field(
+        5.0, gt=0, le=600, description="every model runs at least this often, moving or not"
+    )
+    motion_threshold: int = Field(
+        25, ge=1, le=255, description="grey-level change (0-255) for a pixel to count as moved"
+    )
+    motion_min_area: float = Field(
+        0.002, gt=0, le=1, description="share of the frame that must move to count as motion"
+    )
+    rule_fps: dict[str, float] = Field(
+        default_factory=lambda: {"smoke": 1.0, "fire": 1.0},
+        description="analysis rate per rule (at most the camera's fps); a model runs at the "
+        "highest rate of the rules it serves",
+    )
+
+    @field_validator("rule_fps")
+    @classmethod
+    def _known_rules(cls, value: dict[str, float]) -> dict[str, float]:
+        for rule, fps in value.items():
+            if rule not in RULES:
+                raise ValueError(f"unknown rule {rule!r} (rules: {', '.join(sorted(RULES))})")
+            if not 0 < fps <= 30:
+                raise ValueError(f"rule_fps.{rule}: {fps:g} is not in (0, 30]")
+        return value
+
+    def settings(self) -> GatingSettings:
+        return GatingSettings(
+            motion=self.motion,
+            full_pass_seconds=self.full_pass_seconds,
+            motion_threshold=self.motion_threshold,
+            motion_min_area=self.motion_min_area,
+            rule_fps=dict(self.rule_fps),
         )
 
 
@@ -204,6 +256,7 @@ class CameraConfig(_Strict):
     evidence: EvidenceConfig | None = None
     reconnect: ReconnectConfig | None = None
     record: RecordConfig | None = None
+    gating: GatingConfig | None = Field(None, description="the site's gating, for this camera")
     _spec: SourceSpec | None = PrivateAttr(None)
 
     @field_validator("source")
@@ -319,6 +372,9 @@ class SiteConfig(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    gating: GatingConfig = Field(
+        default_factory=GatingConfig, description="motion gating and per-rule analysis rates"
+    )
     alerts: AlertsConfig | None = Field(None, description="alert channels (DESIGN.md, Alerts)")
     api: ApiConfig = Field(default_factory=ApiConfig, description="`vigil serve`, `run --serve`")
     dispatch: list[DispatchRule] = Field(
@@ -384,6 +440,9 @@ class SiteConfig(_Strict):
 
     def record_of(self, camera: CameraConfig) -> RecordConfig:
         return camera.record or self.record
+
+    def gating_of(self, camera: CameraConfig) -> GatingConfig:
+        return camera.gating or self.gating
 
     def reader_options(self, camera: CameraConfig, ring_seconds: float) -> ReaderOptions:
         """How ``camera``'s reader connects, reconnects and samples, from this site's config;

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -25,7 +26,9 @@ from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
 from vigil.events.violation import LifecycleEvent, ModelRef, Phase
 from vigil.events.zones import warn_zones_off_frame
+from vigil.gating import AnalysisGate, GatingSettings
 from vigil.streams.frame import Frame
+from vigil.streams.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ __all__ = [
     "label_sources",
     "load_detectors",
     "merge_detections",
+    "model_rates",
 ]
 
 
@@ -105,6 +109,29 @@ def model_refs(
     return refs
 
 
+def model_rates(
+    rules: Iterable[Rule],
+    sources: Mapping[str, str],
+    camera_fps: float,
+    rule_fps: Mapping[str, float],
+) -> dict[str, float]:
+    """Each model's analysis rate: the highest rate of the rules it serves a label to (a rule
+    without one in ``rule_fps`` runs at the camera's rate), at most the camera's.
+
+    >>> from vigil.events.rules import FireRule, NoHelmetRule
+    >>> sources = {"fire": "fire_smoke", "head_bare": "site_ppe", "head_helmet": "site_ppe"}
+    >>> model_rates([FireRule(), NoHelmetRule()], sources, 2.0, {"fire": 1.0})
+    {'fire_smoke': 1.0, 'site_ppe': 2.0}
+    """
+    rates: dict[str, float] = {}
+    for rule in rules:
+        fps = min(rule_fps.get(rule.name, camera_fps), camera_fps)
+        for label, model in sources.items():
+            if label in rule.needs:
+                rates[model] = max(rates.get(model, 0.0), fps)
+    return dict(sorted(rates.items()))
+
+
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
     """Each card's model, loaded once per process (see :func:`load_detector`)."""
     return [load_detector(card) for card in cards]
@@ -135,11 +162,15 @@ class CameraPipeline:
         detectors: list[Detector],
         fps: float,
         clock: str = "pts",
+        gating: GatingSettings | None = None,
+        timer: StageTimer | None = None,
     ) -> None:
         self.camera = camera
         self.rules = rules
         self.detectors = detectors
         self._clock = clock
+        self._gating, self._fps = gating, fps
+        self.timer = timer
         track_ids = itertools.count(1)  # one id space per camera, across its models
         self._trackers = {d.name: ModelTracker(fps, track_ids) for d in detectors}
         self._lifecycles = {
@@ -150,10 +181,22 @@ class CameraPipeline:
         self._frame_checked = False
         self._staged: tuple[list[Rule], int] | None = None
         self.zone_revision = 0  # the saved zones in force (0: the site file's)
+        self._held: dict[str, sv.Detections] = {}  # each model's last detections
+        self._plan: tuple[Frame, dict[str, str | None]] | None = None
+
+    def _gate(self, sources: dict[str, str]) -> AnalysisGate | None:
+        """What decides which models run on a frame (None: all, always); rebuilt when the
+        rules change, as the rates follow the rules."""
+        if self._gating is None:
+            return None
+        rates = model_rates(self.rules, sources, self._fps, self._gating.rule_fps)
+        rates = {d.name: rates.get(d.name, self._fps) for d in self.detectors}
+        return AnalysisGate(self._gating, rates, self._fps)
 
     def _route_labels(self) -> None:
         """Which model serves each label the rules need, and the card behind each rule."""
         sources = label_sources(self.rules, [d.card for d in self.detectors])
+        self.gate = self._gate(sources)
         # Per model, the labels another model serves on this camera: dropped before tracking.
         self._foreign = {
             d.name: [label for label, name in sources.items() if name != d.name]
@@ -206,18 +249,56 @@ class CameraPipeline:
         log.info("camera %s: zones updated (rev %d)", self.camera, revision)
         return events
 
+    def plan(self, frame: Frame) -> list[Detector]:
+        """The models to run on ``frame`` (the others carry their last detections to it, see
+        :mod:`vigil.gating`). Called by :meth:`detect` unless the caller runs the models."""
+        if self.gate is None:
+            plan: dict[str, str | None] = {d.name: None for d in self.detectors}
+        elif self.timer is None:
+            plan = self.gate.plan(frame.image, frame.pts)
+        else:
+            with self.timer.time("motion"):
+                plan = self.gate.plan(frame.image, frame.pts)
+        self._plan = (frame, plan)
+        return [d for d in self.detectors if plan.get(d.name) is None]
+
     def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
         """Every model's tracked detections for the frame, merged.
 
-        ``raw`` holds each model's detections (by card name) when something else ran the
-        models already, e.g. the inference service that `vigil run` shares across cameras.
+        ``raw`` holds the detections (by card name) of the models :meth:`plan` chose when
+        something else ran them already, e.g. the inference service that `vigil run` shares
+        across cameras.
         """
-        per_model = []
+        if self._plan is None or self._plan[0] is not frame:
+            self.plan(frame)
+        assert self._plan is not None
+        plan, self._plan = self._plan[1], None
+        found_by_model = {}
         for d in self.detectors:
-            found = raw[d.name] if raw is not None else d(frame.image)
-            if self._foreign[d.name] and len(found):
-                found = found[~np.isin(found.data["label"], self._foreign[d.name])]
-            per_model.append(self._trackers[d.name].update(found, frame.pts))
+            if plan.get(d.name) is not None:
+                held = self._held.get(d.name)
+                found = held if held is not None else empty_detections()
+            elif raw is not None:
+                found = raw[d.name]
+            elif self.timer is None:
+                found = d(frame.image)
+            else:
+                with self.timer.time(f"model:{d.name}"):
+                    found = d(frame.image)
+            if self.gate is not None:
+                self._held[d.name] = found
+            found_by_model[d.name] = found
+        return self._track(frame, found_by_model)
+
+    def _track(self, frame: Frame, found_by_model: dict[str, sv.Detections]) -> sv.Detections:
+        began = time.perf_counter()
+        per_model = []
+        for name, found in found_by_model.items():
+            if self._foreign[name] and len(found):
+                found = found[~np.isin(found.data["label"], self._foreign[name])]
+            per_model.append(self._trackers[name].update(found, frame.pts))
+        if self.timer is not None:
+            self.timer.add("tracking", time.perf_counter() - began)
         return merge_detections([d for d in per_model if len(d)])
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
@@ -229,11 +310,14 @@ class CameraPipeline:
             warn_zones_off_frame(self.camera, zones, frame.shape)
             self._frame_checked = True
         detections = self.detect(frame, raw)
+        began = time.perf_counter()
         events: list[LifecycleEvent] = swapped
         for rule in self.rules:
             observations = rule.observe(detections, frame)
             lifecycle = self._lifecycles[rule.name]
             events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
+        if self.timer is not None:
+            self.timer.add("rules", time.perf_counter() - began)
         for e in events:  # the card behind each new event, for its record
             if e.phase is Phase.OPENED:
                 e.violation.model = self._model_refs.get((e.violation.rule, e.violation.label))

@@ -32,13 +32,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
+from vigil.detector.cards import ModelCard
 from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
@@ -57,6 +58,7 @@ from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
 from vigil.streams.reader import CameraReader
 from vigil.streams.supervisor import Supervisor
+from vigil.streams.timing import StageTimer
 from vigil.zone_watch import ZoneWatcher, saved_rules
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,9 @@ class RunSummary:
     changes_journaled: int = 0  # event changes that waited in the journal (store outages)
     changes_pending: int = 0  # still waiting at the end: stored by the next run
     changes_lost: int = 0  # refused by the journal's disk too
+    # Per camera: analyses due that the busy service could not run (``late``), and per model
+    # the frames it was skipped on by the gate (``model:still``, ``model:rate``).
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _check_source(camera: CameraConfig) -> None:
@@ -96,13 +101,21 @@ class SiteRunner:
     site file, and SQLAlchemy errors when the database cannot be reached.
     """
 
-    def __init__(self, site: SiteConfig, *, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        data_dir: Path | None = None,
+        cards: dict[str, ModelCard] | None = None,
+        timer: StageTimer | None = None,
+    ) -> None:
         self.site = site
         self.data_dir = Path(data_dir or site.storage.data_dir)
+        self.timer = timer
         cameras = site.enabled_cameras
         if not cameras:
             raise ConfigError("no enabled camera in the site")
-        cards = site.models.cards()
+        cards = cards if cards is not None else site.models.cards()
         plans = []
         for camera in cameras:
             _check_source(camera)
@@ -174,7 +187,7 @@ class SiteRunner:
         began = time.monotonic()
         self._listeners = [_log_state, *(listeners or [])]
         self._wakeup = wakeup = threading.Event()
-        self._writer = writer = LiveEvidenceWriter(self.store, self.data_dir)
+        self._writer = writer = LiveEvidenceWriter(self.store, self.data_dir, timer=self.timer)
         self._recorder, retention = self._recording()
         recorder = self._recorder
         self._service = service = InferenceService(
@@ -186,6 +199,8 @@ class SiteRunner:
             on_analysis=None
             if recorder is None
             else lambda c, a: recorder.seen(c.id, a.frame.wall, a.detections),
+            timer=self.timer,
+            clips_open=lambda: writer.open_count > 0,
         )
         self._supervisor = supervisor = Supervisor(
             [], publish=lambda snapshots: self.store.put_camera_health(snapshots, self.worker)
@@ -235,6 +250,7 @@ class SiteRunner:
             changes_journaled=writer.journaled_changes,
             changes_pending=writer.pending_changes,
             changes_lost=writer.lost_changes,
+            skipped={c.id: skip_counts(c) for c in self._cameras},
         )
 
     # --- camera leases (DESIGN.md, Past one machine) -------------------------------------------
@@ -414,6 +430,7 @@ class SiteRunner:
         )
         health.listeners.extend(self._listeners)
         reader = CameraReader(camera.id, spec, options, health, on_gap=writer.gap, wakeup=wakeup)
+        reader.timer = self.timer
         writer.add_camera(
             camera.id,
             reader.ring,
@@ -424,7 +441,13 @@ class SiteRunner:
             health=health,
         )
         pipeline = CameraPipeline(
-            camera.id, rules, detectors, fps=camera.fps, clock="wall" if spec.live else "pts"
+            camera.id,
+            rules,
+            detectors,
+            fps=camera.fps,
+            clock="wall" if spec.live else "pts",
+            gating=self.site.gating_of(camera).settings(),
+            timer=self.timer,
         )
         pipeline.zone_revision = self._applied.get(camera.id, 0)
         return AnalysedCamera(camera.id, reader, pipeline, camera.fps)
@@ -481,6 +504,16 @@ class _Leaving:
     release: bool
     analysed: threading.Event
     written: threading.Event | None = None
+
+
+def skip_counts(camera: AnalysedCamera) -> dict[str, int]:
+    """Why a camera's frames or models were skipped: ``late`` (the service was busy), and
+    ``MODEL:still`` / ``MODEL:rate`` (the gate, :mod:`vigil.gating`)."""
+    counts = {"late": camera.reader.health.skipped}
+    gate = camera.pipeline.gate
+    if gate is not None:
+        counts |= {f"{model}:{why}": n for (model, why), n in sorted(gate.skipped.items())}
+    return counts
 
 
 def _zones_of(camera: CameraConfig, rules: list[Rule]) -> list[Zone]:

@@ -31,6 +31,8 @@ assert not outside, f"imported from outside the venv: {outside}"
 from vigil.detector.cards import load_cards
 weights = [c.resolve_weights() for c in load_cards().values() if c.weights.path]
 assert weights and all(w.resolve().is_relative_to(prefix) for w in weights), weights
+from vigil.streams.rtsp_loop import SERVER   # `vigil bench` runs it from the installed copy
+assert SERVER.is_file() and SERVER.resolve().is_relative_to(prefix), SERVER
 from vigil.events.store.store import EventStore
 with EventStore.for_data_dir(Path(sys.argv[2])) as store:   # runs the packaged migrations
     assert store.list_events() == []

@@ -239,6 +239,13 @@ def videos(
     tolerance: Annotated[
         float, typer.Option("--tolerance", help="seconds of slack when matching events")
     ] = 1.0,
+    gating: Annotated[
+        bool,
+        typer.Option(
+            "--gating/--no-gating",
+            help="run each model only on the frames the config's gating picks, as `vigil run`",
+        ),
+    ] = False,
     as_json: AsJson = False,
     out_file: Out = None,
 ) -> None:
@@ -262,6 +269,7 @@ def videos(
             thresholds=overrides,
             tolerance=tolerance,
             on_video=lambda what: status.update(f"detecting: {what}"),
+            gating=site.gating_of(site.camera).settings() if gating else None,
         )
     _report(report.as_dict(), as_json, out_file)
     if as_json:

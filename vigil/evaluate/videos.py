@@ -33,6 +33,7 @@ from vigil.detector.detector import Detector, empty_detections
 from vigil.evaluate.groundtruth import GroundTruth, Predicted, RuleScore, score
 from vigil.evaluate.images import FullFrame
 from vigil.events.rules import RulesConfig, build_rules
+from vigil.gating import GatingSettings
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import FileSource, Sampler
 from vigil.streams.frame import Frame
@@ -150,18 +151,21 @@ def replay(
     fps: float,
     thresholds: dict[str, float] | None = None,
     images: list[np.ndarray] | None = None,
+    gating: GatingSettings | None = None,
 ) -> list[Predicted]:
     """Run the pipeline (trackers, rules, lifecycle) over cached boxes; the violations raised.
 
     ``frames`` maps card name to that card's frames of one video (same sampling for all);
-    ``images`` are those frames' pixels (needed by the smoke/fire motion filter), if kept.
+    ``images`` are those frames' pixels (needed by the smoke/fire motion filter and by motion
+    gating), if kept. With ``gating``, a model's cached boxes are used only on the frames the
+    gate runs it on (:mod:`vigil.gating`), as `vigil run` would.
     """
     rule_objs = build_rules(rules)
     if not rule_objs:
         return []
     needed = {c.name for c in cards_for_rules(rule_objs, {c.name: c for c in cards})}
     stand_ins = [CachedDetector(c, thresholds) for c in cards if c.name in needed]
-    pipeline = CameraPipeline("eval", rule_objs, stand_ins, fps=fps)
+    pipeline = CameraPipeline("eval", rule_objs, stand_ins, fps=fps, gating=gating)
     timeline = frames[stand_ins[0].name]
     ended = []
     for i, step in enumerate(timeline):
@@ -233,12 +237,16 @@ def evaluate_videos(
     tolerance: float = 1.0,
     on_video: Callable[[str], None] | None = None,
     frames_cache: dict[tuple[str, str], list[FrameBoxes]] | None = None,
+    gating: GatingSettings | None = None,
+    cards: dict[str, ModelCard] | None = None,
 ) -> VideosReport:
     """Score the pipeline's events on every ground-truth clip (see module docstring), each
-    analysed as the one camera of ``config`` (:func:`vigil.config.detect_site`)."""
+    analysed as the one camera of ``config`` (:func:`vigil.config.detect_site`); with
+    ``gating``, models run only on the frames the gate picks (:mod:`vigil.gating`); ``cards``
+    replace the site's model cards."""
     import time
 
-    all_cards = config.models.cards()
+    all_cards = cards if cards is not None else config.models.cards()
     provided = frozenset().union(*(c.labels for c in all_cards.values()))
     base = config.camera.rules
     fps = config.camera.fps
@@ -282,7 +290,7 @@ def evaluate_videos(
             if frames_cache is not None:
                 frames_cache[key] = frames[card.name]
         images = None
-        if _needs_pixels(rules):
+        if _needs_pixels(rules) or (gating is not None and gating.motion):
             key = (gt.video, "_images")
             if frames_cache is None or key not in frames_cache:
                 images = sampled_images(video, fps)
@@ -290,7 +298,7 @@ def evaluate_videos(
                     frames_cache[key] = images  # type: ignore[assignment]
             else:
                 images = frames_cache[key]  # type: ignore[assignment]
-        predictions[gt.video] = replay(frames, cards, rules, fps, thresholds, images)
+        predictions[gt.video] = replay(frames, cards, rules, fps, thresholds, images, gating)
     scores = score(truths, predictions, tolerance, rules=scored)
     report = VideosReport(
         scores, predictions, {k: v for k, v in skipped.items() if k not in scored}

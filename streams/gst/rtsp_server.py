@@ -1,9 +1,11 @@
-"""A real RTSP server for the tests: GStreamer's gst-rtsp-server serving H.264 MP4 files.
+"""A real RTSP server for the tests and `vigil bench`: GStreamer's gst-rtsp-server serving
+H.264 MP4 files (started by :mod:`vigil.streams.rtsp_loop`).
 
 Run with Debian's ``/usr/bin/python3`` (it needs the GObject bindings, which the virtual
 environment does not have)::
 
-    /usr/bin/python3 tests/rtsp_server.py --port 8554 --mount fall=../shared/data/videos/fall_01.mp4
+    /usr/bin/python3 streams/gst/rtsp_server.py --port 8554 \
+        --mount fall=../shared/data/videos/fall_01.mp4
 
 Each mount is served at ``rtsp://127.0.0.1:PORT/NAME``. The file's H.264 access units are read
 once (qtdemux ! h264parse ! appsink, no re-encoding) and pushed, in real time and looping
