@@ -9,11 +9,14 @@ import { events } from "./events.js";
 import { eventPage } from "./event.js";
 import { stats } from "./stats.js";
 import { report } from "./report.js";
+import { replay } from "./replay.js";
+import { incident } from "./incident.js";
 
 // Page: [path, title, roles that see it, render(view, ctx, ...params)]
 const PAGES = [
   ["live", "Live", ["admin", "operator", "verifier", "viewer"], live],
   ["events", "Events", ["admin", "operator", "rectifier", "verifier", "viewer"], events],
+  ["replay", "Replay", ["admin", "operator", "verifier", "viewer"], replay],
   ["stats", "Stats", ["admin", "operator", "verifier", "viewer"], stats],
   ["report", "Report hazard", ["admin", "operator", "rectifier", "verifier"], report],
 ];
@@ -116,6 +119,7 @@ async function route() {
   let page = pages.find(([p]) => p === path);
   let render = page && page[3];
   if (path === "events" && params[0]) render = eventPage;
+  if (path === "incident" && (page = pages.find(([p]) => p === "replay"))) render = incident;
   if (!render) {
     page = pages[0];
     render = page[3];

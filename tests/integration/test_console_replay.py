@@ -1,0 +1,230 @@
+"""The console's replay pages in a real headless Chromium (Debian's, driven by Playwright):
+the recording timeline of a camera played as HLS through the vendored hls.js, exports of a
+range, incident replay of two cameras in sync, the assignee filter, and WebPush subscribe.
+
+The recordings are real: the H.264 packets of the footage `vigil detect` found the events in,
+written as indexed segments by the recorder's SegmentWriter, laid on the same wall clock as the
+events (the fall camera with a gap, a second camera without), in a copy of the console site's
+data folder served by its own `vigil serve` (with a WebPush channel).
+
+Waits are on states (readyState, currentTime moving, a job done) with long timeouts, never
+fixed sleeps: the machine may be busy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+import pytest
+from consolehelpers import Site, detected_event, serving, shot
+from recordhelpers import looped_packets
+
+from vigil.events.segments import RecordSettings, SegmentWriter
+from vigil.events.store import EventStore
+from vigil.events.store.recordings import RecordingIndex
+from vigil.streams.ring import RingBuffer
+
+pytestmark = pytest.mark.slow
+
+WAIT_MS = 90_000  # for states that need the player (or an export) to get somewhere
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Where the recordings lie in wall time: the fall video's first frame is at ``origin``."""
+
+    origin: float
+    fall: float  # the fall video's length
+    event_start: float
+    event_id: str
+    severity: str
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _length(video: Path) -> float:
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        return s.frames / float(s.average_rate)
+
+
+def _record(data: Path, camera: str, video: Path, parts: list[tuple[float, float]]) -> None:
+    """``video`` looped into segments of ``camera`` for each (wall start, seconds) part."""
+    with EventStore.for_data_dir(data) as store:
+        index = RecordingIndex(store)
+        ring = RingBuffer(30, 64 << 20)
+        writer = SegmentWriter(
+            camera, ring, data, index, RecordSettings(segment_seconds=10), lambda t: t
+        )
+        for start, seconds in parts:
+            for i, packet in enumerate(looped_packets(video, seconds, start)):
+                ring.append(packet)
+                if i % 30 == 0:
+                    writer.pump()
+        writer.close()
+
+
+@pytest.fixture(scope="module")
+def recorded(site: Site, videos: Path) -> Recorded:
+    fall = detected_event(site, "fall")
+    length = _length(videos / "fall_01.mp4")
+    origin = fall.start_wall - fall.start_pts  # the wall time of the fall video's first frame
+    return Recorded(origin, length, fall.start_wall, fall.id, fall.severity)
+
+
+@pytest.fixture(scope="module")
+def site(site: Site, videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The console site's data copied, with recordings, served with two cameras and WebPush."""
+    root = tmp_path_factory.mktemp("replay")
+    data = root / "data"
+    shutil.copytree(site.data_dir, data, ignore=shutil.ignore_patterns("vigil.db*", "*.lock"))
+    with (
+        sqlite3.connect(site.data_dir / "vigil.db") as src,
+        sqlite3.connect(data / "vigil.db") as dst,
+    ):
+        src.backup(dst)
+    fall = detected_event(site, "fall")
+    origin = fall.start_wall - fall.start_pts
+    n = _length(videos / "fall_01.mp4")
+    # The fall camera: its video from two loops before to two after, a gap, two more loops.
+    _record(
+        data, "fall_01", videos / "fall_01.mp4", [(origin - 2 * n, 4 * n), (origin + 4 * n, 2 * n)]
+    )
+    # A second camera, recorded all along: what it saw meanwhile.
+    _record(data, "fire_01", videos / "fire_01.mp4", [(origin - 2 * n, 8 * n)])
+    site_file = root / "site.yaml"
+    site_file.write_text(
+        f"cameras:\n  - id: fall_01\n    source: {videos / 'fall_01.mp4'}\n"
+        f"  - id: fire_01\n    source: {videos / 'fire_01.mp4'}\n"
+        "api:\n  login_rate: 200/minute\n"
+        "alerts:\n  channels:\n"
+        "    - {name: phones, kind: webpush, subject: 'mailto:safety@plant.example'}\n"
+    )
+    with serving(site_file, data) as url:
+        yield Site(url, data, site.shots)
+
+
+def _segments(page, site: Site, camera: str, start: float, end: float) -> list[dict]:
+    r = page.request.get(
+        f"{site.url}/api/v1/cameras/{camera}/recordings",
+        params={"start": _iso(start), "end": _iso(end)},
+    )
+    assert r.ok, r.text()
+    return r.json()["segments"]
+
+
+def _media_time(segments: list[dict], wall: float) -> float:
+    """Where ``wall`` is in the HLS playlist of ``segments`` (their durations end to end)."""
+    at = 0.0
+    for s in segments:
+        a = datetime.fromisoformat(s["start"]).timestamp()
+        b = datetime.fromisoformat(s["end"]).timestamp()
+        if a <= wall < b:
+            return at + wall - a
+        at += b - a
+    raise AssertionError(f"{wall} is not recorded")
+
+
+def _x_of(page, axis: str, wall: float) -> tuple[float, float]:
+    """The page coordinates of ``wall`` on an axis (its middle, vertically)."""
+    box = page.locator(f"{axis} .axis-body").bounding_box()
+    start = float(page.get_attribute(axis, "data-start"))
+    end = float(page.get_attribute(axis, "data-end"))
+    return box["x"] + (wall - start) / (end - start) * box["width"], box["y"] + box["height"] * 0.75
+
+
+PLAYING = """([low, high]) => { const v = document.querySelector('#replay-video');
+  return v && v.readyState >= 2 && !v.seeking && v.currentTime >= low && v.currentTime <= high; }"""
+
+
+def test_timeline_shows_spans_gaps_and_events_and_plays_from_a_click(
+    page_for, site: Site, recorded: Recorded
+) -> None:
+    page = page_for("ana")
+    at = recorded.origin + 3
+    page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(at)}&zoom=600")
+    page.wait_for_selector("#timeline .rec >> nth=1")
+    spans = page.locator("#timeline .rec")
+    assert spans.count() == 2, "the gap should split the recording into two spans"
+    first, second = spans.nth(0).bounding_box(), spans.nth(1).bounding_box()
+    assert first["x"] + first["width"] < second["x"] - 10, "no visible gap between the spans"
+    mark = page.locator(f"#timeline .mark[data-id='{recorded.event_id}']")
+    assert mark.count() == 1 and recorded.severity in mark.get_attribute("class").split()
+    assert page.locator(f"#day-events [data-id='{recorded.event_id}']").count() == 1
+    page.wait_for_function(
+        "() => document.querySelector('#replay-video').readyState >= 2", timeout=WAIT_MS
+    )
+
+    page.click("#zoom [data-zoom='60']")
+    segments = _segments(page, site, "fall_01", recorded.origin - 60, recorded.origin + 120)
+    target = recorded.origin + 8.0
+    expected = _media_time(segments, target)
+    page.mouse.click(*_x_of(page, "#timeline", target))
+    # It plays from the clicked moment: near it (a pixel is 0.06 s here), ready, and moving on.
+    page.wait_for_function(PLAYING, arg=[expected - 1.0, expected + 20], timeout=WAIT_MS)
+    now = page.evaluate("document.querySelector('#replay-video').currentTime")
+    assert now < expected + 20
+    page.wait_for_function(
+        "t => document.querySelector('#replay-video').currentTime > t + 0.5",
+        arg=now,
+        timeout=WAIT_MS,
+    )
+    shot(page, site, "replay-timeline")
+
+    # A click on the event's mark plays from the event's start.
+    page.click("#zoom [data-zoom='600']")
+    page.locator(f"#timeline .mark[data-id='{recorded.event_id}']").click()
+    start = _media_time(segments, recorded.event_start)
+    page.wait_for_function(PLAYING, arg=[start - 0.5, start + 20], timeout=WAIT_MS)
+
+    # A click in the gap plays from the next recorded moment.
+    gap = recorded.origin + 3 * recorded.fall
+    after = _media_time(segments, recorded.origin + 4 * recorded.fall + 0.01)
+    page.mouse.click(*_x_of(page, "#timeline", gap))
+    page.wait_for_function(PLAYING, arg=[after - 0.5, after + 20], timeout=WAIT_MS)
+
+
+def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
+    page_for, site: Site, recorded: Recorded, tmp_path: Path
+) -> None:
+    page = page_for("olu")
+    page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(recorded.origin + 5)}&zoom=60")
+    page.wait_for_selector("#timeline .rec")
+    a, b = recorded.origin + 2.0, recorded.origin + 9.0
+    (xa, y), (xb, _) = _x_of(page, "#timeline", a), _x_of(page, "#timeline", b)
+    page.mouse.move(xa, y)
+    page.mouse.down()
+    page.mouse.move(xb, y, steps=8)
+    page.mouse.up()
+    assert not page.locator("#export-exact").is_disabled()
+    page.click("#export-exact")
+    done = page.locator("#exports .job[data-state='done'] a.download")
+    done.wait_for(timeout=WAIT_MS)
+    job_id = page.get_attribute("#exports .job", "data-id")
+    job = page.request.get(f"{site.url}/api/v1/exports/{job_id}").json()
+    asked = (
+        datetime.fromisoformat(job["end"]).timestamp()
+        - datetime.fromisoformat(job["start"]).timestamp()
+    )
+    assert abs(asked - (b - a)) < 0.5, f"the export asked for {asked:.2f} s, dragged {b - a} s"
+    with page.expect_download() as download:
+        done.click()
+    path = tmp_path / "export.mp4"
+    download.value.save_as(path)
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        codec = stream.codec_context.name
+        times = [f.time for f in c.decode(stream)]
+    period = (times[-1] - times[0]) / (len(times) - 1)
+    seconds = times[-1] - times[0] + period
+    assert codec == "h264"
+    assert abs(seconds - asked) < 0.15, f"an exact export of {asked:.2f} s lasts {seconds:.2f} s"
+    shot(page, site, "replay-export")
