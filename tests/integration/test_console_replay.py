@@ -228,3 +228,65 @@ def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
     assert codec == "h264"
     assert abs(seconds - asked) < 0.15, f"an exact export of {asked:.2f} s lasts {seconds:.2f} s"
     shot(page, site, "replay-export")
+
+
+def _wall_at(segments: list[dict], media: float) -> float:
+    """The wall time that ``media`` shows in the HLS playlist of ``segments``."""
+    at = 0.0
+    for s in segments:
+        a = datetime.fromisoformat(s["start"]).timestamp()
+        b = datetime.fromisoformat(s["end"]).timestamp()
+        if media < at + (b - a):
+            return a + media - at
+        at += b - a
+    raise AssertionError(f"media time {media} is past the playlist's end")
+
+
+CAUGHT_UP = """([cams, lows, highs]) => cams.every((c, i) => {
+  const v = document.querySelector(`#walls video[data-camera="${c}"]`);
+  return v && v.readyState >= 2 && !v.seeking && !v.paused
+    && v.currentTime >= lows[i] && v.currentTime <= highs[i]; })"""
+TIMES = """cams => cams.map(c =>
+  document.querySelector(`#walls video[data-camera="${c}"]`).currentTime)"""
+
+
+def test_incident_replay_plays_two_cameras_in_sync_after_a_seek(
+    page_for, site: Site, recorded: Recorded
+) -> None:
+    page = page_for("ana")
+    at = recorded.origin + 5
+    cams = ["fall_01", "fire_01"]
+    page.goto(f"{site.url}/console/#/incident?t={_iso(at)}&m=2&c={','.join(cams)}")
+    page.wait_for_selector("#incident-axis .lane >> nth=1")
+    assert page.locator("#walls video").count() == 2
+    assert page.locator(f"#incident-axis .mark[data-id='{recorded.event_id}']").count() == 1
+    assert page.locator(f"#incident-events [data-id='{recorded.event_id}']").count() == 1
+    segments = {c: _segments(page, site, c, at - 120, at + 120) for c in cams}
+
+    page.click("#play")
+    target = recorded.origin + 9.0  # both cameras recorded it
+    page.mouse.click(*_x_of(page, "#incident-axis", target))
+    lows = [_media_time(segments[c], target) - 1.0 for c in cams]
+    highs = [low + 30 for low in lows]
+    page.wait_for_function(CAUGHT_UP, arg=[cams, lows, highs], timeout=WAIT_MS)
+    first = page.evaluate(TIMES, cams)
+    # Both move on, and keep showing the same moment (one clock drives them).
+    page.wait_for_function(
+        "([cams, t]) => cams.every((c, i) => document.querySelector("
+        '`#walls video[data-camera="${c}"]`).currentTime > t[i] + 1.5)',
+        arg=[cams, first],
+        timeout=WAIT_MS,
+    )
+    walls = [
+        _wall_at(segments[c], t) for c, t in zip(cams, page.evaluate(TIMES, cams), strict=True)
+    ]
+    assert abs(walls[0] - walls[1]) < 1.0, f"the players drifted apart: {walls}"
+    assert walls[0] > target, "the clock did not move on from the seek"
+    shot(page, site, "replay-incident")
+
+    # In the fall camera's gap its screen says so while the other camera plays on.
+    gap = recorded.origin + 3 * recorded.fall
+    page.mouse.click(*_x_of(page, "#incident-axis", gap))
+    page.locator("#walls [data-camera='fall_01'] .gone").wait_for(timeout=WAIT_MS)
+    fire = _media_time(segments["fire_01"], gap)
+    page.wait_for_function(CAUGHT_UP, arg=[["fire_01"], [fire - 1.0], [fire + 30]], timeout=WAIT_MS)

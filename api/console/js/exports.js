@@ -42,7 +42,7 @@ export function exportPanel(camera, range, { setIn, setOut }) {
     const started = Date.parse(row.dataset.created);
     const elapsed = Math.round((Date.now() - started) / 1000);
     row.dataset.state = job.state;
-    row.replaceChildren(
+    row.replaceChildren(...[
       el("div", { class: "job-what" },
         el("b", {}, `${clock(Date.parse(job.start) / 1000)}–${clock(Date.parse(job.end) / 1000)}`),
         el("span", { class: "muted" }, job.exact ? " exact" : " keyframe cut"),
@@ -52,7 +52,8 @@ export function exportPanel(camera, range, { setIn, setOut }) {
       done ? el("div", { class: "job-done" },
         el("a", { class: "download", href: job.download, download: "" }, "Download MP4"),
         el("span", { class: "muted" }, ` ${megabytes(job.bytes || 0)}`),
-        job.note ? el("div", { class: "muted" }, job.note) : null) : null);
+        job.note ? el("div", { class: "muted" }, job.note) : null) : null,
+    ].filter(Boolean));
   }
 
   async function start(isExact) {

@@ -1,7 +1,7 @@
 // Players that speak wall time (epoch seconds), for the replay pages:
 //   const p = new RecordingPlayer(video);  await p.load(recordings);  p.seek(wall);  p.wall()
 //   const c = new ClipPlayer(video, clips);  // event clips where a camera has no recording
-// Both offer covers(wall), ready(), play(), pause(), setRate(r) and destroy(), so one
+// Both offer covers(wall), next(wall), ready(), play(), pause(), setRate(r) and destroy(), so one
 // SyncClock can drive several side by side.
 import { api } from "./api.js";
 
@@ -144,6 +144,12 @@ export class RecordingPlayer extends BasePlayer {
     return this.map.some((s) => wall >= s.start && wall < s.end);
   }
 
+  /** The first recorded moment at or after ``wall`` (null: none). */
+  next(wall) {
+    const hit = mediaAt(this.map, wall);
+    return hit ? hit.wall : null;
+  }
+
   destroyHls() {
     if (this.hls) this.hls.destroy();
     this.hls = null;
@@ -180,6 +186,11 @@ export class ClipPlayer extends BasePlayer {
 
   covers(wall) {
     return Boolean(this.clipAt(wall));
+  }
+
+  next(wall) {
+    const clip = this.clipAt(wall) || this.clips.find((c) => c.start > wall);
+    return clip ? Math.max(wall, clip.start) : null;
   }
 
   seek(wall) {

@@ -200,11 +200,12 @@ export async function replay(view, ctx, cameraParam) {
     events = page.events;
     const recorded = spans.reduce((sum, s) => sum + (s.end - s.start), 0);
     summary.textContent = segments
-      ? `${span(recorded)} recorded in ${spans.length} span${spans.length === 1 ? "" : "s"} (${segments} segments); ${events.length}${page.next_cursor ? "+" : ""} events. Click the timeline to play from there; drag to pick a range to export.`
+      ? `${span(recorded)} recorded in ${spans.length} span${spans.length === 1 ? "" : "s"} (${segments} segments); ${events.length}${page.next_cursor ? "+" : ""} event${events.length === 1 ? "" : "s"}. Click the timeline to play from there; drag to pick a range to export.`
       : "Nothing recorded on this day.";
     dayEvents.replaceChildren(...(events.length ? events.slice().reverse().map((e) => {
       const start = Date.parse(e.start_time) / 1000;
       return el("button", { type: "button", class: "day-event", dataset: { id: e.id, start: String(start) }, onclick: () => seek(start) },
+        e.snapshot_url ? el("img", { src: e.snapshot_url, alt: "", loading: "lazy" }) : null,
         el("span", { class: "mono" }, clock(start)), severity(e.severity),
         el("b", {}, label(e.rule)), e.zone ? el("span", { class: "muted" }, e.zone) : null);
     }) : [el("p", { class: "muted" }, "No events.")]));
