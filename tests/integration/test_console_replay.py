@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import pytest
 from consolehelpers import Site, detected_event, serving, shot
+from loophelpers import put_in_status
 from recordhelpers import looped_packets
 
 from vigil.events.segments import RecordSettings, SegmentWriter
@@ -290,3 +292,27 @@ def test_incident_replay_plays_two_cameras_in_sync_after_a_seek(
     page.locator("#walls [data-camera='fall_01'] .gone").wait_for(timeout=WAIT_MS)
     fire = _media_time(segments["fire_01"], gap)
     page.wait_for_function(CAUGHT_UP, arg=[["fire_01"], [fire - 1.0], [fire + 30]], timeout=WAIT_MS)
+
+
+def test_the_events_page_filters_by_assignee(page_for, site: Site, recorded: Recorded) -> None:
+    with site.store() as store:
+        put_in_status(SimpleNamespace(store=store), recorded.event_id, "assigned", "user:olu")
+        others = {e.id for e in store.list_events()} - {recorded.event_id}
+    assert others, "the site has one event only"
+    page = page_for("olu")
+    page.goto(f"{site.url}/console/#/events?assignee=me")
+    page.wait_for_selector(f"#list .row[data-id='{recorded.event_id}']")
+    assert page.locator("#list .row").count() == 1
+    assert page.input_value("#f-assignee") == "me"
+    page.fill("#f-assignee", "none")
+    page.press("#f-assignee", "Enter")
+    page.wait_for_function(
+        "id => !document.querySelector(`#list .row[data-id='${id}']`)"
+        " && document.querySelectorAll('#list .row').length > 0",
+        arg=recorded.event_id,
+    )
+    shown = set(page.eval_on_selector_all("#list .row", "rs => rs.map(r => r.dataset.id)"))
+    assert shown == others
+    page.fill("#f-assignee", "not a name!")
+    page.press("#f-assignee", "Enter")
+    page.wait_for_selector("#list .error")
