@@ -21,7 +21,13 @@ pytestmark = pytest.mark.slow
 def test_sign_in_shows_the_role_and_only_what_it_may_see(page_for, site: Site) -> None:
     admin = page_for("ana")
     assert admin.text_content("#role") == "admin"
-    assert admin.locator("#nav a").all_inner_texts() == ["Live", "Events", "Stats", "Report hazard"]
+    assert admin.locator("#nav a").all_inner_texts() == [
+        "Live",
+        "Events",
+        "Replay",
+        "Stats",
+        "Report hazard",
+    ]
     fall = detected_event(site, "fall")
     admin.goto(f"{site.url}/console/#/events/{fall.id}")
     admin.wait_for_selector("#actions")

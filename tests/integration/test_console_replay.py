@@ -13,8 +13,10 @@ fixed sleeps: the machine may be busy.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +25,11 @@ from types import SimpleNamespace
 
 import av
 import pytest
-from consolehelpers import Site, detected_event, serving, shot
+from consolehelpers import PHONE, Site, detected_event, serving, shot
 from loophelpers import put_in_status
 from recordhelpers import looped_packets
 
+from vigil.events.alerts import AlertStore
 from vigil.events.segments import RecordSettings, SegmentWriter
 from vigil.events.store import EventStore
 from vigil.events.store.recordings import RecordingIndex
@@ -316,3 +319,60 @@ def test_the_events_page_filters_by_assignee(page_for, site: Site, recorded: Rec
     page.fill("#f-assignee", "not a name!")
     page.press("#f-assignee", "Enter")
     page.wait_for_selector("#list .error")
+
+
+NOTIFIED = """id => navigator.serviceWorker.ready.then(r => r.getNotifications())
+  .then(ns => ns.some(n => n.data && n.data.url.endsWith('#/events/' + id)))"""
+
+
+def test_notify_me_registers_the_worker_and_subscribes_or_says_why_not(
+    page_for, site: Site, recorded: Recorded
+) -> None:
+    page = page_for("olu", PHONE)
+    page.context.grant_permissions(["notifications"], origin=site.url)
+    page.wait_for_function(
+        "() => navigator.serviceWorker.getRegistration().then(r => Boolean(r && r.active))",
+        timeout=WAIT_MS,
+    )
+    with page.expect_response("**/api/v1/push/key") as key:
+        page.click("#notify")
+    assert key.value.status == 200
+    assert len(key.value.json()["application_server_key"]) == 87  # a P-256 point, base64url
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#notify');"
+        " return b.classList.contains('on') || Boolean(b.dataset.error); }",
+        timeout=WAIT_MS,
+    )
+    error = page.get_attribute("#notify", "data-error")
+    with site.store() as store:
+        stored = AlertStore(store).push_subscriptions(["olu"])
+    if error is None:  # a browser with a push service: the API has the subscription
+        assert len(stored) == 1
+    else:  # headless Chromium without a network has none: it says so, nothing is stored
+        assert "push service" in error and not stored
+        assert "push service" in page.inner_text("#toast")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, site, "replay-notify-phone")
+
+    # A push (delivered by the browser's DevTools) shows a notification that opens the event.
+    cdp = page.context.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + 60
+    while not registrations:  # DevTools reports them as events, soon after enable
+        assert time.monotonic() < deadline, "DevTools reported no service worker registration"
+        page.wait_for_timeout(100)
+    message = {"title": "Fall on fall_01", "body": "critical", "event_id": recorded.event_id}
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": site.url,
+            "registrationId": registrations[0]["registrationId"],
+            "data": json.dumps(message),
+        },
+    )
+    page.wait_for_function(NOTIFIED, arg=recorded.event_id, timeout=WAIT_MS)

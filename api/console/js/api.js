@@ -63,6 +63,7 @@ export const api = {
   post: (path, json) => request("POST", path, { json }),
   upload: (path, form) => request("POST", path, { form }),
   patch: (path, json) => request("PATCH", path, { json }),
+  remove: (path, json) => request("DELETE", path, { json }),
 };
 
 /** An event as the stream sends it (a store record) in the API's shape. */

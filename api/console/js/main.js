@@ -11,6 +11,7 @@ import { stats } from "./stats.js";
 import { report } from "./report.js";
 import { replay } from "./replay.js";
 import { incident } from "./incident.js";
+import { setupPush } from "./push.js";
 
 // Page: [path, title, roles that see it, render(view, ctx, ...params)]
 const PAGES = [
@@ -145,6 +146,7 @@ async function start() {
     return;
   }
   renderTop();
+  setupPush().catch(() => {}); // push is a nicety: the console works without it
   alarm.setup(ctx.user.name, acknowledgeFromAlarm);
   connect();
   await route();
