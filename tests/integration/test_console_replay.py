@@ -376,3 +376,9 @@ def test_notify_me_registers_the_worker_and_subscribes_or_says_why_not(
         },
     )
     page.wait_for_function(NOTIFIED, arg=recorded.event_id, timeout=WAIT_MS)
+
+    # The replay page fits the phone too.
+    page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(recorded.event_start)}&zoom=600")
+    page.wait_for_selector(f"#timeline .mark[data-id='{recorded.event_id}']")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, site, "replay-phone")
