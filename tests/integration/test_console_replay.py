@@ -103,12 +103,14 @@ def site(site: Site, videos: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     _record(
         data, "fall_01", videos / "fall_01.mp4", [(origin - 2 * n, 4 * n), (origin + 4 * n, 2 * n)]
     )
-    # A second camera, recorded all along: what it saw meanwhile.
-    _record(data, "fire_01", videos / "fire_01.mp4", [(origin - 2 * n, 8 * n)])
+    # A second camera, recorded all along: what it saw meanwhile. The fire camera (events
+    # from `vigil detect`) has no recording: incident replay plays its event clips.
+    _record(data, "yard", videos / "fire_01.mp4", [(origin - 2 * n, 8 * n)])
     site_file = root / "site.yaml"
     site_file.write_text(
         f"cameras:\n  - id: fall_01\n    source: {videos / 'fall_01.mp4'}\n"
         f"  - id: fire_01\n    source: {videos / 'fire_01.mp4'}\n"
+        f"  - id: yard\n    source: {videos / 'fire_01.mp4'}\n"
         "api:\n  login_rate: 200/minute\n"
         "alerts:\n  channels:\n"
         "    - {name: phones, kind: webpush, subject: 'mailto:safety@plant.example'}\n"
@@ -260,7 +262,7 @@ def test_incident_replay_plays_two_cameras_in_sync_after_a_seek(
 ) -> None:
     page = page_for("ana")
     at = recorded.origin + 5
-    cams = ["fall_01", "fire_01"]
+    cams = ["fall_01", "yard"]
     page.goto(f"{site.url}/console/#/incident?t={_iso(at)}&m=2&c={','.join(cams)}")
     page.wait_for_selector("#incident-axis .lane >> nth=1")
     assert page.locator("#walls video").count() == 2
@@ -293,8 +295,8 @@ def test_incident_replay_plays_two_cameras_in_sync_after_a_seek(
     gap = recorded.origin + 3 * recorded.fall
     page.mouse.click(*_x_of(page, "#incident-axis", gap))
     page.locator("#walls [data-camera='fall_01'] .gone").wait_for(timeout=WAIT_MS)
-    fire = _media_time(segments["fire_01"], gap)
-    page.wait_for_function(CAUGHT_UP, arg=[["fire_01"], [fire - 1.0], [fire + 30]], timeout=WAIT_MS)
+    yard = _media_time(segments["yard"], gap)
+    page.wait_for_function(CAUGHT_UP, arg=[["yard"], [yard - 1.0], [yard + 30]], timeout=WAIT_MS)
 
 
 def test_the_events_page_filters_by_assignee(page_for, site: Site, recorded: Recorded) -> None:
@@ -382,3 +384,27 @@ def test_notify_me_registers_the_worker_and_subscribes_or_says_why_not(
     page.wait_for_selector(f"#timeline .mark[data-id='{recorded.event_id}']")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, site, "replay-phone")
+
+
+def test_incident_replay_plays_event_clips_of_a_camera_without_recordings(
+    page_for, site: Site
+) -> None:
+    with site.store() as store:
+        fire = next(e for e in store.list_events() if e.camera == "fire_01" and e.clip_path)
+    page = page_for("ana")
+    page.goto(f"{site.url}/console/#/incident?t={_iso(fire.start_wall)}&m=1&c=fire_01")
+    screen = page.locator("#walls .screen[data-camera='fire_01']")
+    screen.wait_for()
+    assert screen.get_attribute("data-kind") == "event clips"
+    assert page.locator("#incident-axis .lane[data-camera='fire_01'] .rec").count() >= 1
+    page.click("#play")
+    page.click(f"#incident-events [data-id='{fire.id}']")
+    # The clip plays from the event's start: clip time = start less the clip's first frame.
+    low = fire.start_pts - fire.clip_start_pts - 1.0
+    page.wait_for_function(
+        """([low]) => { const v = document.querySelector('#walls video[data-camera="fire_01"]');
+          return v.currentSrc.includes('/clip') && v.readyState >= 2 && !v.paused
+            && v.currentTime >= low && v.currentTime <= low + 30; }""",
+        arg=[low],
+        timeout=WAIT_MS,
+    )

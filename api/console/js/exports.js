@@ -46,7 +46,8 @@ export function exportPanel(camera, range, { setIn, setOut }) {
       el("div", { class: "job-what" },
         el("b", {}, `${clock(Date.parse(job.start) / 1000)}–${clock(Date.parse(job.end) / 1000)}`),
         el("span", { class: "muted" }, job.exact ? " exact" : " keyframe cut"),
-        el("span", { class: `job-state ${job.state}` }, job.state)),
+        el("span", { class: `job-state ${job.state}` }, job.state,
+          done || job.state === "failed" ? "" : ` · ${elapsed} s`)),
       done ? null : job.state === "failed" ? el("p", { class: "error" }, job.error || "failed")
         : el("progress", { title: `${elapsed} s` }),
       done ? el("div", { class: "job-done" },

@@ -42,8 +42,9 @@ export async function incident(view, ctx) {
     api.get("/cameras").then((cs) => cs.map((c) => c.id)).catch(() => []),
     eventsBetween(a, b),
   ]);
-  const cameras = [...new Set([...configured, ...events.map((e) => e.camera)])].filter((c) => !c.startsWith("area:"));
-  const asked = (q.get("c") || "").split(",").filter((c) => c && cameras.includes(c));
+  const asked = (q.get("c") || "").split(",").filter(Boolean); // the API decides what is visible
+  const cameras = [...new Set([...configured, ...events.map((e) => e.camera), ...asked])]
+    .filter((c) => !c.startsWith("area:"));
   const withEvents = cameras.filter((c) => events.some((e) => e.camera === c));
   const chosen = (asked.length ? asked : [...withEvents, ...cameras.filter((c) => !withEvents.includes(c))])
     .slice(0, MAX_CAMERAS);

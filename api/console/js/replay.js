@@ -128,6 +128,7 @@ export async function replay(view, ctx, cameraParam) {
   }
 
   let events = [];
+  let times = new Map(); // event id -> {start, end}
   let spans = [];
   function draw() {
     const [a, b] = windowOf(focus);
@@ -198,6 +199,7 @@ export async function replay(view, ctx, cameraParam) {
     segments = recordings.segments.length;
     spans = recordings.spans.map((s) => wallSpan(s));
     events = page.events;
+    times = new Map(events.map((e) => [e.id, wallSpan(e, "start_time", "end_time")]));
     const recorded = spans.reduce((sum, s) => sum + (s.end - s.start), 0);
     summary.textContent = segments
       ? `${span(recorded)} recorded in ${spans.length} span${spans.length === 1 ? "" : "s"} (${segments} segments); ${events.length}${page.next_cursor ? "+" : ""} event${events.length === 1 ? "" : "s"}. Click the timeline to play from there; drag to pick a range to export.`
@@ -238,8 +240,7 @@ export async function replay(view, ctx, cameraParam) {
       draw();
     }
     for (const b of dayEvents.querySelectorAll(".day-event")) {
-      const e = events.find((x) => x.id === b.dataset.id);
-      const { start, end } = wallSpan(e, "start_time", "end_time");
+      const { start, end } = times.get(b.dataset.id);
       b.classList.toggle("now", wall !== null && wall >= start - 1 && wall <= end + 1);
     }
     raf = requestAnimationFrame(frame);

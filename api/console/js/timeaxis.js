@@ -47,6 +47,7 @@ export class TimeAxis {
     this.node = el("div", { class: "axis", id }, this.ruler, this.body);
     root.append(this.node);
     this.drag();
+    new ResizeObserver(() => this.ticks()).observe(this.node); // fewer ticks on a narrow screen
   }
 
   setWindow(start, end) {
@@ -76,7 +77,8 @@ export class TimeAxis {
 
   ticks() {
     const range = this.end - this.start;
-    const step = STEPS.find((s) => range / s <= 12) || 21600;
+    const most = Math.max(2, Math.min(12, Math.floor((this.node.clientWidth || 1000) / 80)));
+    const step = STEPS.find((s) => range / s <= most) || 21600;
     // ticks on round local times: local seconds are epoch seconds less the zone's offset
     const offset = new Date(this.start * 1000).getTimezoneOffset() * 60;
     const first = Math.ceil((this.start - offset) / step) * step + offset;
