@@ -24,12 +24,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import av
+import numpy as np
 import pytest
+import supervision as sv
 from consolehelpers import PHONE, Site, detected_event, serving, shot
 from loophelpers import put_in_status
 from recordhelpers import looped_packets
 
 from vigil.events.alerts import AlertStore
+from vigil.events.continuous import ContinuousRecorder
 from vigil.events.segments import RecordSettings, SegmentWriter
 from vigil.events.store import EventStore
 from vigil.events.store.recordings import RecordingIndex
@@ -77,6 +80,26 @@ def _record(data: Path, camera: str, video: Path, parts: list[tuple[float, float
         writer.close()
 
 
+def _seen(data: Path, camera: str, event_id: str, origin: float) -> str:
+    """What the models saw in the event's frames (its stored score timeline, as `vigil detect`
+    found it) kept as the recorder keeps every analysed frame; the label."""
+    with EventStore.for_data_dir(data) as store:
+        event = store.get_event(event_id)
+        timeline = store.timeline(event_id)
+        recorder = ContinuousRecorder(RecordingIndex(store), data)
+        recorder.add_camera(camera, RingBuffer(1, 1), RecordSettings(), lambda t: t)
+        recorder.start()
+        for point in timeline:
+            boxes = sv.Detections(
+                xyxy=np.array([point.bbox], np.float32), confidence=np.array([point.confidence])
+            )
+            boxes.data["label"] = np.array([event.label], dtype=object)
+            recorder.seen(camera, origin + point.pts, boxes)
+        recorder.close()
+    assert timeline, "the event has no score timeline"
+    return event.label
+
+
 @pytest.fixture(scope="module")
 def recorded(site: Site, videos: Path) -> Recorded:
     fall = detected_event(site, "fall")
@@ -103,6 +126,7 @@ def site(site: Site, videos: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     _record(
         data, "fall_01", videos / "fall_01.mp4", [(origin - 2 * n, 4 * n), (origin + 4 * n, 2 * n)]
     )
+    _seen(data, "fall_01", fall.id, origin)
     # A second camera, recorded all along: what it saw meanwhile. The fire camera (events
     # from `vigil detect`) has no recording: incident replay plays its event clips.
     _record(data, "yard", videos / "fire_01.mp4", [(origin - 2 * n, 8 * n)])
@@ -192,6 +216,20 @@ def test_timeline_shows_spans_gaps_and_events_and_plays_from_a_click(
     start = _media_time(segments, recorded.event_start)
     page.wait_for_function(PLAYING, arg=[start - 0.5, start + 20], timeout=WAIT_MS)
 
+    # "What the models saw": the event's label found in the kept timeline, a click plays it.
+    with site.store() as store:
+        event = store.get_event(recorded.event_id)
+        first = recorded.origin + store.timeline(recorded.event_id)[0].pts
+    page.fill("#find-label", event.label)
+    page.click(".find button[type=submit]")
+    page.wait_for_selector("#found .day-event")
+    assert page.locator("#timeline .lane.found .rec").count() >= 1
+    seen = float(page.get_attribute("#found .day-event", "data-start"))
+    assert abs(seen - first) < 1.0, "the search found another moment than the event's frames"
+    page.click("#found .day-event")
+    when = _media_time(segments, seen)
+    page.wait_for_function(PLAYING, arg=[when - 0.5, when + 20], timeout=WAIT_MS)
+
     # A click in the gap plays from the next recorded moment.
     gap = recorded.origin + 3 * recorded.fall
     after = _media_time(segments, recorded.origin + 4 * recorded.fall + 0.01)
@@ -234,6 +272,10 @@ def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
     seconds = times[-1] - times[0] + period
     assert codec == "h264"
     assert abs(seconds - asked) < 0.15, f"an exact export of {asked:.2f} s lasts {seconds:.2f} s"
+    with site.store() as store:
+        page.fill("#find-label", store.get_event(recorded.event_id).label)
+    page.click(".find button[type=submit]")
+    page.wait_for_selector("#timeline .lane.found .rec")
     shot(page, site, "replay-export")
 
 

@@ -7,6 +7,7 @@ import { el, label, severity, toast } from "./format.js";
 import { RecordingPlayer } from "./players.js";
 import { TimeAxis, clock, dayStart, span, wallSpan } from "./timeaxis.js";
 import { exportPanel } from "./exports.js";
+import { findPanel } from "./find.js";
 
 const DAY = 86400;
 const ZOOMS = [["24 h", DAY], ["6 h", 21600], ["1 h", 3600], ["10 min", 600], ["1 min", 60]];
@@ -105,6 +106,8 @@ export async function replay(view, ctx, cameraParam) {
     setOut: () => setRange(range.a ?? (player.wall() ?? focus) - 60, player.wall() ?? focus),
   });
   const summary = el("p", { class: "muted", id: "replay-summary" });
+  let found = null; // {label, spans} of the last search
+  const finder = findPanel(camera, () => [day, day + DAY], (result) => { found = result; draw(); }, (w) => seek(w));
 
   view.append(el("section", { class: "panel replay", id: "replay" },
     el("div", { class: "head" },
@@ -119,7 +122,7 @@ export async function replay(view, ctx, cameraParam) {
         el("div", { class: "screen" }, video, stamp, note),
         controls.bar, axisBox, summary),
       el("aside", { class: "replay-side" },
-        el("h2", {}, "Events this day"), dayEvents, exports.node))));
+        el("h2", {}, "Events this day"), dayEvents, finder.node, exports.node))));
 
   function windowOf(wall) {
     if (zoom >= DAY) return [day, day + DAY];
@@ -137,6 +140,7 @@ export async function replay(view, ctx, cameraParam) {
     for (const x of [overview, axis]) {
       x.clear();
       x.lane({ spans, events, onEvent: (start) => seek(start) });
+      if (found) x.lane({ spans: found.spans, caption: x === axis ? `seen: ${found.label}` : null }).classList.add("found");
     }
     overview.setSelection(a, b);
     axis.setSelection(range.a, range.b);
@@ -185,6 +189,8 @@ export async function replay(view, ctx, cameraParam) {
     day = dayStart(wall);
     date.value = dateInput(wall);
     range = { a: null, b: null };
+    found = null;
+    finder.clear();
     await loadDay();
   }
 
