@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -38,6 +39,9 @@ from vigil.events.store import EventStore
 from vigil.events.store.recordings import RecordingIndex
 from vigil.streams.ring import RingBuffer
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page  # only with playwright installed: the tests skip without
+
 pytestmark = pytest.mark.slow
 
 WAIT_MS = 90_000  # for states that need the player (or an export) to get somewhere
@@ -52,6 +56,12 @@ class Recorded:
     event_start: float
     event_id: str
     severity: str
+
+
+def _patient(page: Page) -> Page:
+    """The page, waiting up to WAIT_MS for any element or state (the machine may be busy)."""
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 def _iso(wall: float) -> str:
@@ -185,7 +195,7 @@ PLAYING = """([low, high]) => { const v = document.querySelector('#replay-video'
 def test_timeline_shows_spans_gaps_and_events_and_plays_from_a_click(
     page_for, site: Site, recorded: Recorded
 ) -> None:
-    page = page_for("ana")
+    page = _patient(page_for("ana"))
     at = recorded.origin + 3
     page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(at)}&zoom=600")
     page.wait_for_selector("#timeline .rec >> nth=1")
@@ -248,7 +258,7 @@ def test_timeline_shows_spans_gaps_and_events_and_plays_from_a_click(
 def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
     page_for, site: Site, recorded: Recorded, tmp_path: Path
 ) -> None:
-    page = page_for("olu")
+    page = _patient(page_for("olu"))
     page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(recorded.origin + 5)}&zoom=60")
     page.wait_for_selector("#timeline .rec")
     a, b = recorded.origin + 2.0, recorded.origin + 9.0
@@ -310,7 +320,7 @@ TIMES = """cams => cams.map(c =>
 def test_incident_replay_plays_two_cameras_in_sync_after_a_seek(
     page_for, site: Site, recorded: Recorded
 ) -> None:
-    page = page_for("ana")
+    page = _patient(page_for("ana"))
     at = recorded.origin + 5
     cams = ["fall_01", "yard"]
     page.goto(f"{site.url}/console/#/incident?t={_iso(at)}&m=2&c={','.join(cams)}")
@@ -354,7 +364,7 @@ def test_the_events_page_filters_by_assignee(page_for, site: Site, recorded: Rec
         put_in_status(SimpleNamespace(store=store), recorded.event_id, "assigned", "user:olu")
         others = {e.id for e in store.list_events()} - {recorded.event_id}
     assert others, "the site has one event only"
-    page = page_for("olu")
+    page = _patient(page_for("olu"))
     page.goto(f"{site.url}/console/#/events?assignee=me")
     page.wait_for_selector(f"#list .row[data-id='{recorded.event_id}']")
     assert page.locator("#list .row").count() == 1
@@ -380,7 +390,7 @@ NOTIFIED = """id => navigator.serviceWorker.ready.then(r => r.getNotifications()
 def test_notify_me_registers_the_worker_and_subscribes_or_says_why_not(
     page_for, site: Site, recorded: Recorded
 ) -> None:
-    page = page_for("olu", PHONE)
+    page = _patient(page_for("olu", PHONE))
     page.context.grant_permissions(["notifications"], origin=site.url)
     page.wait_for_function(
         "() => navigator.serviceWorker.getRegistration().then(r => Boolean(r && r.active))",
@@ -441,7 +451,7 @@ def test_incident_replay_plays_event_clips_of_a_camera_without_recordings(
 ) -> None:
     with site.store() as store:
         fire = next(e for e in store.list_events() if e.camera == "fire_01" and e.clip_path)
-    page = page_for("ana")
+    page = _patient(page_for("ana"))
     page.goto(f"{site.url}/console/#/incident?t={_iso(fire.start_wall)}&m=1&c=fire_01")
     screen = page.locator("#walls .screen[data-camera='fire_01']")
     screen.wait_for()

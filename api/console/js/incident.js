@@ -143,6 +143,7 @@ export async function incident(view, ctx) {
   sync.seek(at);
   const onKey = (e) => {
     if (e.target.closest("input, select, textarea, dialog") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === " " && e.target.closest("button")) return; // the button's own click toggles
     const now = sync.now() ?? at;
     if (e.key === " ") (sync.playing ? sync.pause() : sync.play());
     else if (e.key === "ArrowLeft") sync.seek(now - (e.shiftKey ? 60 : 5));

@@ -253,6 +253,7 @@ export async function replay(view, ctx, cameraParam) {
   };
   const onKey = (e) => {
     if (e.target.closest("input, select, textarea, dialog") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === " " && e.target.closest("button")) return; // the button's own click toggles
     const now = player.wall() ?? focus;
     if (e.key === " ") (video.paused ? play() : video.pause());
     else if (e.key === "ArrowLeft") seek(now - (e.shiftKey ? 60 : 5));
