@@ -65,6 +65,7 @@ export async function replay(view, ctx, cameraParam) {
   let focus = parseTime(q.get("t")) ?? Date.now() / 1000 - 60;
   let zoom = Number(q.get("zoom")) || 3600;
   let day = dayStart(focus);
+  let dayEnd = dayStart(day + DAY * 1.5); // the next midnight: 23 or 25 h away on a clock change
   let segments = 0;
   let range = { a: null, b: null };
   let alive = true;
@@ -107,7 +108,7 @@ export async function replay(view, ctx, cameraParam) {
   });
   const summary = el("p", { class: "muted", id: "replay-summary" });
   let found = null; // {label, spans} of the last search
-  const finder = findPanel(camera, () => [day, day + DAY], (result) => { found = result; draw(); }, (w) => seek(w));
+  const finder = findPanel(camera, () => [day, dayEnd], (result) => { found = result; draw(); }, (w) => seek(w));
 
   view.append(el("section", { class: "panel replay", id: "replay" },
     el("div", { class: "head" },
@@ -115,7 +116,7 @@ export async function replay(view, ctx, cameraParam) {
       el("div", { class: "day-nav" },
         el("button", { type: "button", title: "Previous day", onclick: () => goDay(day - DAY / 2) }, "‹"),
         date,
-        el("button", { type: "button", title: "Next day", onclick: () => goDay(day + DAY * 1.5) }, "›")),
+        el("button", { type: "button", title: "Next day", onclick: () => goDay(dayEnd + DAY / 2) }, "›")),
       zooms, incidentLink),
     el("div", { class: "replay-grid" },
       el("div", { class: "replay-main" },
@@ -125,8 +126,8 @@ export async function replay(view, ctx, cameraParam) {
         el("h2", {}, "Events this day"), dayEvents, finder.node, exports.node))));
 
   function windowOf(wall) {
-    if (zoom >= DAY) return [day, day + DAY];
-    const a = Math.min(Math.max(wall - zoom / 2, day), day + DAY - zoom);
+    if (zoom >= DAY) return [day, dayEnd];
+    const a = Math.min(Math.max(wall - zoom / 2, day), dayEnd - zoom);
     return [a, a + zoom];
   }
 
@@ -135,7 +136,7 @@ export async function replay(view, ctx, cameraParam) {
   let spans = [];
   function draw() {
     const [a, b] = windowOf(focus);
-    overview.setWindow(day, day + DAY);
+    overview.setWindow(day, dayEnd);
     axis.setWindow(a, b);
     for (const x of [overview, axis]) {
       x.clear();
@@ -155,7 +156,7 @@ export async function replay(view, ctx, cameraParam) {
   }
 
   function setRange(a, b) {
-    range = { a: Math.max(day, Math.min(a, b)), b: Math.min(day + DAY, Math.max(a, b)) };
+    range = { a: Math.max(day, Math.min(a, b)), b: Math.min(dayEnd, Math.max(a, b)) };
     axis.setSelection(range.a, range.b);
     exports.update();
   }
@@ -170,7 +171,7 @@ export async function replay(view, ctx, cameraParam) {
 
   /** Jump to ``wall``: another day loads that day; a gap plays from the next recording. */
   async function seek(wall) {
-    if (wall < day || wall >= day + DAY) return goDay(wall);
+    if (wall < day || wall >= dayEnd) return goDay(wall);
     const landed = player.seek(wall);
     if (landed === null) {
       say(segments ? `Nothing recorded after ${clock(wall)} this day.` : "");
@@ -187,16 +188,17 @@ export async function replay(view, ctx, cameraParam) {
   async function goDay(wall) {
     focus = wall;
     day = dayStart(wall);
+    dayEnd = dayStart(day + DAY * 1.5);
     date.value = dateInput(wall);
     range = { a: null, b: null };
     found = null;
     finder.clear();
-    await loadDay();
+    await loadDay().catch((err) => say(err.message));
   }
 
   async function loadDay() {
     say("Loading…");
-    const bounds = { start: iso(day), end: iso(day + DAY) };
+    const bounds = { start: iso(day), end: iso(dayEnd) };
     const [recordings, page] = await Promise.all([
       api.get(`/cameras/${encodeURIComponent(camera)}/recordings`, bounds),
       api.get("/events", { camera, since: bounds.start, until: bounds.end, limit: 500 }),
