@@ -188,6 +188,7 @@ def _x_of(page, axis: str, wall: float) -> tuple[float, float]:
     )
 
 
+PAUSE = "document.querySelector('#replay-video').pause()"
 PLAYING = """([low, high]) => { const v = document.querySelector('#replay-video');
   return v && v.readyState >= 2 && !v.seeking && v.currentTime >= low && v.currentTime <= high; }"""
 
@@ -212,6 +213,8 @@ def test_timeline_shows_spans_gaps_and_events_and_plays_from_a_click(
         "() => document.querySelector('#replay-video').readyState >= 2", timeout=WAIT_MS
     )
 
+    # Paused, the window stays where it is (playing, it pages on with the playhead).
+    page.evaluate(PAUSE)
     page.click("#zoom [data-zoom='60']")
     segments = _segments(page, site, "fall_01", recorded.origin - 60, recorded.origin + 120)
     target = recorded.origin + 8.0
@@ -262,6 +265,7 @@ def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
     page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(recorded.origin + 5)}&zoom=60")
     page.wait_for_selector("#timeline .rec")
     a, b = recorded.origin + 2.0, recorded.origin + 9.0
+    page.evaluate(PAUSE)  # the window stays put while the range is dragged
     (xa, y), (xb, _) = _x_of(page, "#timeline", a), _x_of(page, "#timeline", b)
     page.mouse.move(xa, y)
     page.mouse.down()
