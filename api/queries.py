@@ -18,15 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import BigInteger, Engine, Integer, Select, cast, func, select, tuple_
+from sqlalchemy import BigInteger, Engine, Integer, Select, cast, func, or_, select, tuple_
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from vigil.events.store.models import EventRow
+from vigil.events.store.models import EventRow, LoopRow
 from vigil.events.store.records import EventRecord
 from vigil.events.store.store import event_record
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+UNASSIGNED = "none"  # in EventFilter.assignees: events no one is assigned to
 
 
 class BadCursor(ValueError):
@@ -37,7 +38,8 @@ class BadCursor(ValueError):
 class EventFilter:
     """What a caller asks for, and which cameras it may see (``allowed`` None: all).
 
-    Empty tuples mean "any"; times are epoch seconds on ``start_wall``.
+    Empty tuples mean "any"; times are epoch seconds on ``start_wall``. ``assignees`` are the
+    hazard loop's ``user:NAME`` or ``group:NAME``, or ``UNASSIGNED`` for events without one.
     """
 
     cameras: Sequence[str] = ()
@@ -49,6 +51,7 @@ class EventFilter:
     since: float | None = None
     until: float | None = None
     min_confidence: float | None = None
+    assignees: Sequence[str] = ()
     allowed: Sequence[str] | None = field(default=None)
 
     def conditions(self) -> list[ColumnElement[bool]]:
@@ -71,7 +74,20 @@ class EventFilter:
             out.append(EventRow.start_wall < self.until)
         if self.min_confidence is not None:
             out.append(EventRow.peak_confidence >= self.min_confidence)
+        if self.assignees:
+            out.append(self._assigned())
         return out
+
+    def _assigned(self) -> ColumnElement[bool]:
+        named = [a for a in self.assignees if a != UNASSIGNED]
+        either = []
+        if named:
+            loops = select(LoopRow.event_id).where(LoopRow.assignee.in_(named))
+            either.append(EventRow.id.in_(loops))
+        if UNASSIGNED in self.assignees:
+            loops = select(LoopRow.event_id).where(LoopRow.assignee.is_not(None))
+            either.append(EventRow.id.not_in(loops))
+        return or_(*either)
 
 
 @dataclass(frozen=True, slots=True)

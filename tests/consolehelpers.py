@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,14 +72,26 @@ def site(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
         f"cameras:\n  - id: fall_01\n    source: {videos / 'fall_01.mp4'}\n"
         "api:\n  login_rate: 200/minute\n"
     )
+    with serving(site_file, data) as url:
+        shots = Path(os.environ.get("VIGIL_SCREENSHOTS") or root / "screenshots")
+        shots.mkdir(parents=True, exist_ok=True)
+        yield Site(url, data, shots)
+        print(f"\nconsole screenshots in {shots}")
+
+
+@contextmanager
+def serving(site_file: Path, data: Path) -> Iterator[str]:
+    """`vigil serve` of a site file over a data folder, on a free loopback port: its URL.
+    Its log goes to a file beside the site file (a pipe nobody reads would fill and stall it)."""
     port = _free_port()
-    server = subprocess.Popen(
-        [*VIGIL, "serve", "--config", str(site_file), "--data", str(data)]
-        + ["--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = site_file.with_suffix(".log")
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [*VIGIL, "serve", "--config", str(site_file), "--data", str(data)]
+            + ["--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -87,17 +100,14 @@ def site(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
                 break
         except httpx.TransportError:
             pass
-        assert server.poll() is None, f"vigil serve exited: {server.stderr.read()[-2000:]}"
+        assert server.poll() is None, f"vigil serve exited: {log.read_text()[-2000:]}"
         assert time.monotonic() < deadline, "vigil serve did not answer within 60 s"
         time.sleep(0.2)
-    shots = Path(os.environ.get("VIGIL_SCREENSHOTS") or root / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
     try:
-        yield Site(url, data, shots)
+        yield url
     finally:
         server.terminate()
         server.wait(15)
-        print(f"\nconsole screenshots in {shots}")
 
 
 # Module scope: a live sync Playwright keeps an event loop running in this thread, and

@@ -14,7 +14,7 @@ from vigil.events.store import EventRecord, LifecycleState, WorkflowStatus
 from ..accounts import CAMERA_ID_PATTERN
 from ..deps import Authenticated, Principal, Svc
 from ..media import media_file
-from ..queries import EventFilter
+from ..queries import UNASSIGNED, EventFilter
 from ..schemas import EventDetail, EventOut, EventPageOut, Problem
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -41,6 +41,15 @@ Since = Annotated[
     datetime | None, Query(description="events that started at or after this time (ISO 8601)")
 ]
 Until = Annotated[datetime | None, Query(description="events that started before this time")]
+ASSIGNEE_PATTERN = r"^(me|none|user:[A-Za-z0-9][A-Za-z0-9._@-]{0,63}|group:[^\x00-\x1f\x7f]{1,64})$"
+Assignees = Annotated[
+    list[Annotated[str, StringConstraints(pattern=ASSIGNEE_PATTERN)]],
+    Query(
+        max_length=20,
+        description="only events assigned to these: user:NAME, group:NAME, me (the caller or "
+        "the caller's group) or none (assigned to no one)",
+    ),
+]
 
 NOT_FOUND = {404: {"model": Problem, "description": "no such event (or not one of your cameras)"}}
 
@@ -52,6 +61,18 @@ def epoch(moment: datetime | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def assignees_of(principal: Principal, asked: list[str]) -> list[str]:
+    """The hazard-loop assignees an ``assignee`` filter names, with ``me`` resolved."""
+    out: list[str] = []
+    for a in asked:
+        if a == "me":
+            user = principal.user
+            out += [f"user:{user.name}"] + ([f"group:{user.group}"] if user.group else [])
+        else:
+            out.append(UNASSIGNED if a == "none" else a)
+    return out
 
 
 def visible_event(svc: Svc, principal: Principal, event_id: str) -> EventRecord:
@@ -84,6 +105,7 @@ def list_events(
     min_confidence: Annotated[
         float | None, Query(ge=0, le=1, description="peak confidence at least this")
     ] = None,
+    assignee: Assignees = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=500, description="events per page")] = 50,
     cursor: Annotated[
         str | None,
@@ -102,6 +124,7 @@ def list_events(
         since=epoch(since),
         until=epoch(until),
         min_confidence=min_confidence,
+        assignees=assignees_of(principal, assignee),
         allowed=principal.cameras,
     )
     page = svc.queries.page(f, limit, cursor)

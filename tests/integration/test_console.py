@@ -24,6 +24,7 @@ def test_sign_in_shows_the_role_and_only_what_it_may_see(page_for, site: Site) -
     assert admin.locator("#nav a").all_inner_texts() == [
         "Live",
         "Events",
+        "Replay",
         "Stats",
         "Zones",
         "Report hazard",

@@ -335,6 +335,33 @@ def test_loop_stats_match_a_hand_count(api) -> None:
     assert s["total"] == 3 and s["overdue_now"] == 0 and s["rectified"] == 2
 
 
+def test_the_event_list_filters_by_assignee(api) -> None:
+    ids = {}
+    for n, who in enumerate(["user:fixer", "group:maint", "group:electrical", None, None]):
+        v = stored(api.store, violation("gate-3", "no_helmet", T0 + 10 * n))
+        put_in_status(api, v.id, "assigned" if who else "new", who)
+        ids[v.id] = who
+
+    def listed(user: str, *assignees: str) -> set[str]:
+        with api.client(user) as c:
+            r = c.get(f"{API}/events", params={"assignee": list(assignees), "limit": 500})
+        assert r.status_code == 200, r.text
+        return {e["id"] for e in r.json()["events"]}
+
+    def having(*who: str | None) -> set[str]:
+        return {i for i, w in ids.items() if w in who}
+
+    assert listed("ops", "user:fixer") == having("user:fixer")
+    assert listed("ops", "group:maint", "none") == having("group:maint", None)
+    assert listed("fixer", "me") == having("user:fixer", "group:maint")  # theirs and the group's
+    assert listed("outsider", "me") == having("group:electrical")
+    assert listed("ops", "me") == set()
+    assert listed("ops") == set(ids)
+    with api.client("ops") as c:
+        r = c.get(f"{API}/events", params={"assignee": "someone"})
+        assert r.status_code == 422
+
+
 def test_groups_list_enabled_members_for_those_who_assign(api) -> None:
     api.accounts.update_user("fixer2", disabled=True)
     seen = {}

@@ -64,6 +64,7 @@ export const api = {
   upload: (path, form) => request("POST", path, { form }),
   patch: (path, json) => request("PATCH", path, { json }),
   put: (path, json) => request("PUT", path, { json }),
+  remove: (path, json) => request("DELETE", path, { json }),
 };
 
 /** An event as the stream sends it (a store record) in the API's shape. */

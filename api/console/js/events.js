@@ -20,17 +20,26 @@ function filtersFromHash() {
   return Object.fromEntries(new URLSearchParams(location.hash.split("?")[1] || ""));
 }
 
+/** The API's assignee: me, none, user:NAME or group:NAME (a bare name is a user). */
+function assignee(v) {
+  const s = (v || "").trim();
+  return !s || ["me", "none"].includes(s) || /^(user|group):/.test(s) ? s : `user:${s}`;
+}
+
 function toApi(f) {
   const local = (v) => (v ? new Date(v).toISOString() : undefined);
   return {
     camera: f.camera, rule: f.rule, zone: f.zone, status: f.status, severity: f.severity,
-    state: f.state, since: local(f.since), until: local(f.until),
+    state: f.state, since: local(f.since), until: local(f.until), assignee: assignee(f.assignee),
   };
 }
 
 export async function events(view, ctx) {
   const f = filtersFromHash();
-  const cameras = (await api.get("/cameras").catch(() => [])).map((c) => c.id);
+  const [cameras, groups] = await Promise.all([
+    api.get("/cameras").then((cs) => cs.map((c) => c.id)).catch(() => []),
+    api.get("/groups").catch(() => []), // only those who assign may list them
+  ]);
   if (f.camera && !cameras.includes(f.camera)) cameras.push(f.camera);
   const form = el("form", { class: "filters", id: "filters" },
     el("label", {}, "Camera", el("select", { name: "camera", id: "f-camera" },
@@ -39,6 +48,11 @@ export async function events(view, ctx) {
     el("label", {}, "Zone", el("input", { name: "zone", id: "f-zone", value: f.zone || "", placeholder: "any" })),
     el("label", {}, "Status", select("status", STATUSES, f.status)),
     el("label", {}, "Severity", select("severity", SEVERITIES, f.severity)),
+    el("label", {}, "Assignee", el("input", { name: "assignee", id: "f-assignee", value: f.assignee || "",
+      placeholder: "any", list: "assignees", autocomplete: "off" }),
+    el("datalist", { id: "assignees" }, el("option", { value: "me" }, "assigned to me or my group"),
+      el("option", { value: "none" }, "assigned to no one"),
+      groups.map((g) => el("option", { value: `group:${g.name}` }, g.members.join(", "))))),
     el("label", {}, "From", el("input", { name: "since", type: "datetime-local", value: f.since || "" })),
     el("label", {}, "To", el("input", { name: "until", type: "datetime-local", value: f.until || "" })),
     f.state ? el("input", { type: "hidden", name: "state", value: f.state }) : null);
@@ -82,7 +96,10 @@ export async function events(view, ctx) {
     const q = new URLSearchParams(filters).toString();
     history.replaceState(null, "", `#/events${q ? `?${q}` : ""}`);
     cursor = null; // no "older" page of the old filter meanwhile
-    load(true);
+    load(true).catch((err) => {
+      list.replaceChildren(el("p", { class: "empty error" }, err.message));
+      count.textContent = "";
+    });
   });
   form.addEventListener("submit", (e) => e.preventDefault());
   await load(true);

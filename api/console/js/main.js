@@ -10,11 +10,15 @@ import { eventPage } from "./event.js";
 import { stats } from "./stats.js";
 import { report } from "./report.js";
 import { zones } from "./zones.js";
+import { replay } from "./replay.js";
+import { incident } from "./incident.js";
+import { setupPush } from "./push.js";
 
 // Page: [path, title, roles that see it, render(view, ctx, ...params)]
 const PAGES = [
   ["live", "Live", ["admin", "operator", "verifier", "viewer"], live],
   ["events", "Events", ["admin", "operator", "rectifier", "verifier", "viewer"], events],
+  ["replay", "Replay", ["admin", "operator", "verifier", "viewer"], replay],
   ["stats", "Stats", ["admin", "operator", "verifier", "viewer"], stats],
   ["zones", "Zones", ["admin", "verifier"], zones],
   ["report", "Report hazard", ["admin", "operator", "rectifier", "verifier"], report],
@@ -118,6 +122,7 @@ async function route() {
   let page = pages.find(([p]) => p === path);
   let render = page && page[3];
   if (path === "events" && params[0]) render = eventPage;
+  if (path === "incident" && (page = pages.find(([p]) => p === "replay"))) render = incident;
   if (!render) {
     page = pages[0];
     render = page[3];
@@ -143,6 +148,7 @@ async function start() {
     return;
   }
   renderTop();
+  setupPush().catch(() => {}); // push is a nicety: the console works without it
   alarm.setup(ctx.user.name, acknowledgeFromAlarm);
   connect();
   await route();
