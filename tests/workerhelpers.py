@@ -24,6 +24,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import create_engine, text
 
+from vigil.events.evidence import event_media_paths
+
 OPENED = re.compile(r"camera (\S+): \S+ opened \(.*\) event (\w+)")
 TOOK = re.compile(r"lease: took cameras \[(.*?)\]")
 
@@ -132,9 +134,16 @@ class Probe:
             and rows[0][3] > since
         )
 
-    def open_events(self, cameras: list[str]) -> list[str]:
-        rows = self.rows("select id, camera from events where state = 'open'")
-        return [id for id, camera in rows if camera in cameras]
+    def open_events(self, cameras: list[str], media_in: Path | None = None) -> list[str]:
+        """Ids of the open events on these cameras; with ``media_in`` (a data folder), only
+        those whose snapshot is written (a worker killed before that leaves nothing to salvage)."""
+        rows = self.rows("select id, camera, start_wall from events where state = 'open'")
+        return [
+            id
+            for id, camera, start in rows
+            if camera in cameras
+            and (media_in is None or event_media_paths(media_in, camera, id, start)[0].exists())
+        ]
 
     def dispose(self) -> None:
         self.engine.dispose()

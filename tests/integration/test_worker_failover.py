@@ -133,8 +133,14 @@ def test_a_killed_workers_cameras_move_with_their_open_violations_ended(
         deadline = time.monotonic() + 60
         while len(set(probe.open_events(moved))) < len(moved) and time.monotonic() < deadline:
             time.sleep(0.2)
+        data = tmp_path / "data"
         open_at_kill = set(
-            wait_for(lambda: probe.open_events(moved), FALL_S, "a fall open at the kill", 0.05)
+            wait_for(
+                lambda: probe.open_events(moved, media_in=data),
+                FALL_S,
+                "a fall open, its snapshot written, at the kill",
+                0.05,
+            )
         )
         killed_at = time.time()
         a.kill()
