@@ -31,6 +31,7 @@ from vigil.events.store import EventStore
 from .accounts import AccountError, Accounts
 from .config import ApiConfig, session_secret
 from .deps import Principal, Services, authenticated
+from .media import MediaSource
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import BadCursor, EventQueries
@@ -71,9 +72,12 @@ def create_app(
     config: ApiConfig | None = None,
     alerts: AlertsConfig | None = None,
     loop_policy: LoopPolicy | None = None,
+    *,
+    media: MediaSource | None = None,
 ) -> FastAPI:
     """The API over ``store``, serving media from ``data_dir/media``; ``alerts``: the site's
-    channels (listed by GET /channels; a WebPush channel's key at GET /push/key).
+    channels (listed by GET /channels; a WebPush channel's key at GET /push/key); ``media``:
+    the object store media are uploaded to (served from there once no longer staged).
 
     Raises :class:`~vigil.api.config.SecretError` when the session secret is configured but
     unusable (one line, without the secret).
@@ -92,6 +96,7 @@ def create_app(
         login_limiter=MovingWindowRateLimiter(MemoryStorage()),
         alerts=alerts,
         loop_policy=loop_policy,
+        objects=media,
     )
 
     @asynccontextmanager

@@ -26,6 +26,7 @@ from vigil.events.store import EventStore
 
 from .accounts import Accounts, User
 from .config import ApiConfig
+from .media import MediaSource
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import EventQueries
@@ -57,6 +58,7 @@ class Services:
     login_limiter: MovingWindowRateLimiter
     alerts: AlertsConfig | None = None  # the site's channels (GET /channels, WebPush)
     loop_policy: LoopPolicy | None = None  # the site's dispatch and escalation
+    objects: MediaSource | None = None  # the object store media go to, if any
 
     @property
     def base_url(self) -> str:

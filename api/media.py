@@ -1,5 +1,8 @@
 """Where an event's media lies on disk: always from the store's row, and only inside the data
-dir's media folder (a row pointing anywhere else is not served).
+dir's media folder (a row pointing anywhere else is not served). With an object store
+(``storage.media_url``), a file no longer staged on disk is served from the store: streamed
+through the API (HTTP Range passed on, so a browser's video player seeks) or, with
+``media_serve: redirect``, by a redirect to a short-lived signed URL.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp()) / "media"
@@ -9,14 +12,122 @@ dir's media folder (a row pointing anywhere else is not served).
 'ab.mp4'
 >>> media_file(root, Path("/etc/passwd")) is None
 True
+>>> data_relative(Path("/x/vigil-data/media/gate-3/2026-01-02/ab.mp4"))
+'media/gate-3/2026-01-02/ab.mp4'
+>>> data_relative(Path("recordings/gate-3/2026-01-02/120000.mp4"))
+'recordings/gate-3/2026-01-02/120000.mp4'
+>>> data_relative(Path("/etc/passwd")) is None
+True
+>>> parse_range("bytes=100-199"), parse_range("bytes=5-"), parse_range("bytes=-5")
+((100, 199), (5, None), None)
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-# media/<camera>/<day>/<file>: the layout events/evidence.py writes.
+from fastapi import HTTPException, Request, status
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from vigil.events.objectstore import ObjectStore, StoreUnavailable
+
+# media/<camera>/<day>/<file>: the layout events/evidence.py writes (photos: media/photos/ab/id,
+# recordings: recordings/<camera>/<day>/<file>).
 _LAYOUT_DEPTH = 4
+_STAGED_ROOTS = ("media", "recordings")
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+CACHE = "private, max-age=3600"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSource:
+    """The object store an app serves media from once they are no longer staged."""
+
+    store: ObjectStore
+    serve: Literal["stream", "redirect"] = "stream"
+
+
+def data_relative(stored: Path) -> str | None:
+    """The data-folder path (and so the object key's tail) of a stored media path."""
+    parts = stored.parts
+    if len(parts) >= _LAYOUT_DEPTH and parts[-_LAYOUT_DEPTH] in _STAGED_ROOTS:
+        tail = parts[-_LAYOUT_DEPTH:]
+        if all(p not in ("", ".", "..") for p in tail):
+            return "/".join(tail)
+    return None
+
+
+def parse_range(header: str | None) -> tuple[int, int | None] | None:
+    """One ``bytes=a-b`` or ``bytes=a-`` range; None for no range or one we do not serve (a
+    suffix range, several ranges: the whole object is sent)."""
+    match = _RANGE.fullmatch((header or "").strip())
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)) if match.group(2) else None
+
+
+def serve_media(
+    request: Request,
+    media_root: Path,
+    objects: MediaSource | None,
+    stored: Path | None,
+    media_type: str,
+    missing: str,
+) -> Response:
+    """The response for a stored media path: the staged file while it is on disk, else the
+    object (see the module); 404 with ``missing`` when neither has it, 503 when the store
+    does not answer."""
+    path = media_file(media_root, stored)
+    if path is not None:
+        return FileResponse(
+            path,
+            media_type=media_type,
+            headers={"Cache-Control": CACHE},
+            content_disposition_type="inline",
+        )
+    relative = None if stored is None else data_relative(stored)
+    if objects is None or relative is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
+    key = objects.store.key_for(relative)
+    try:
+        if objects.serve == "redirect":
+            if objects.store.head(key) is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
+            return RedirectResponse(
+                objects.store.presigned_url(key), status.HTTP_307_TEMPORARY_REDIRECT
+            )
+        return _stream(request, objects.store, key, media_type, missing)
+    except StoreUnavailable:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the media store does not answer; try again"
+        ) from None
+
+
+def _stream(
+    request: Request, store: ObjectStore, key: str, media_type: str, missing: str
+) -> Response:
+    info = store.head(key)
+    if info is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": CACHE, "ETag": f'"{info.etag}"'}
+    wanted = parse_range(request.headers.get("range"))
+    start, end, code = 0, info.size - 1, status.HTTP_200_OK
+    if wanted is not None:
+        start, last = wanted
+        if start >= info.size:
+            headers["Content-Range"] = f"bytes */{info.size}"
+            return Response(status_code=status.HTTP_416_RANGE_NOT_SATISFIABLE, headers=headers)
+        end = info.size - 1 if last is None else min(last, info.size - 1)
+        code = status.HTTP_206_PARTIAL_CONTENT
+        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD" or info.size == 0:
+        return Response(status_code=code, headers=headers, media_type=media_type)
+    chunks, _ = store.open_range(key, start, end)
+    return StreamingResponse(chunks, status_code=code, headers=headers, media_type=media_type)
 
 
 def media_file(media_root: Path, stored: Path | None) -> Path | None:

@@ -27,6 +27,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +37,14 @@ from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
 from vigil.events.loop.worker import LoopWorker
+from vigil.events.objectstore import ObjectStore
 from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import build_rules
 from vigil.events.segments import recover_segments
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
+from vigil.events.uploads import MediaUploader
 from vigil.events.zones import Zone
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
@@ -65,6 +68,9 @@ class RunSummary:
     changes_journaled: int = 0  # event changes that waited in the journal (store outages)
     changes_pending: int = 0  # still waiting at the end: stored by the next run
     changes_lost: int = 0  # refused by the journal's disk too
+    media_uploaded: int = 0  # files verified in the object store
+    media_pending: int = 0  # still staged at the end: uploaded by the next run
+    media_dropped: int = 0  # queued files gone before their upload
 
 
 def _check_source(camera: CameraConfig) -> None:
@@ -111,6 +117,8 @@ class SiteRunner:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._cameras: list[AnalysedCamera] = []
         self._loop: LoopWorker | None = None
+        self.uploader: MediaUploader | None = None
+        self.upload_close_seconds = 30.0  # at shutdown, how long uploads may still be tried
         _set_torch_threads(site.inference.threads)
 
     def analysed_counts(self) -> dict[str, int]:
@@ -136,10 +144,13 @@ class SiteRunner:
                 recovered.salvaged,
             )
         wakeup = threading.Event()
-        writer = LiveEvidenceWriter(self.store, self.data_dir)
+        uploader = self._uploader()
+        on_media = None if uploader is None else uploader.enqueue
+        writer = LiveEvidenceWriter(self.store, self.data_dir, on_media=on_media)
         cameras = [self._camera(plan, writer, wakeup) for plan in self._plans]
         self._cameras = cameras
-        recorder, retention = self._recording(cameras)
+        recorder, retention = self._recording(cameras, on_media)
+        self.uploader = uploader
         service = InferenceService(
             cameras,
             on_events=lambda camera, events: writer.submit(camera.id, events),
@@ -158,7 +169,7 @@ class SiteRunner:
             self._alerts.start()
         loop = self._loop_worker()
         writer.start()
-        for part in (recorder, retention):
+        for part in (recorder, retention, uploader):
             if part is not None:
                 part.start()
         supervisor.start()
@@ -175,6 +186,8 @@ class SiteRunner:
         finally:
             self._loop = loop
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
+            if uploader is not None:
+                uploader.close(self.upload_close_seconds)
         return RunSummary(
             seconds=time.monotonic() - began,
             frames_analysed={c.id: c.analysed for c in cameras},
@@ -184,10 +197,21 @@ class SiteRunner:
             changes_journaled=writer.journaled_changes,
             changes_pending=writer.pending_changes,
             changes_lost=writer.lost_changes,
+            media_uploaded=0 if uploader is None else uploader.uploaded,
+            media_pending=0 if uploader is None else uploader.pending,
+            media_dropped=0 if uploader is None else uploader.dropped,
         )
 
+    def _uploader(self) -> MediaUploader | None:
+        """The upload queue of the site's media, when it has an object store."""
+        settings = self.site.storage.object_store()
+        if settings is None:
+            return None
+        keep = self.site.storage.keep_local_hours * 3600
+        return MediaUploader(ObjectStore(settings), self.data_dir, keep_local_seconds=keep)
+
     def _recording(
-        self, cameras: list[AnalysedCamera]
+        self, cameras: list[AnalysedCamera], on_segment: Callable[[Path], object] | None = None
     ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
         """The recorder and retention of the cameras with ``record.enabled`` (none: None)."""
         configs = {c.id: c for c, _, _ in self._plans}
@@ -204,7 +228,7 @@ class SiteRunner:
                 found.indexed,
                 found.swept,
             )
-        recorder = ContinuousRecorder(index, self.data_dir)
+        recorder = ContinuousRecorder(index, self.data_dir, on_segment=on_segment)
         policies = {}
         for camera in recorded:
             config = configs[camera.id]
@@ -220,7 +244,16 @@ class SiteRunner:
             )
         storage = self.site.storage
         floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
-        return recorder, RetentionWorker(index, self.data_dir, policies, floor)
+        settings = storage.object_store()
+        objects = None if settings is None else ObjectStore(settings)
+        return recorder, RetentionWorker(
+            index,
+            self.data_dir,
+            policies,
+            floor,
+            objects=objects,
+            keep_local_hours=storage.keep_local_hours,
+        )
 
     def _camera(self, plan, writer: LiveEvidenceWriter, wakeup: threading.Event) -> AnalysedCamera:
         camera, rules, detectors = plan

@@ -65,7 +65,14 @@ class Service:
         from vigil.api.app import create_app
 
         policy = self.site.loop_policy() if self.site else None
-        return create_app(store, self.data_dir, self.api, self.alerts, policy)
+        settings = self.storage.object_store()
+        media = None
+        if settings is not None:
+            from vigil.api.media import MediaSource
+            from vigil.events.objectstore import ObjectStore
+
+            media = MediaSource(ObjectStore(settings), self.storage.media_serve)
+        return create_app(store, self.data_dir, self.api, self.alerts, policy, media=media)
 
     def open_store(self) -> EventStore:
         from vigil.events.store import EventStore
