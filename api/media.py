@@ -18,8 +18,8 @@ True
 'recordings/gate-3/2026-01-02/120000.mp4'
 >>> data_relative(Path("/etc/passwd")) is None
 True
->>> parse_range("bytes=100-199"), parse_range("bytes=5-"), parse_range("bytes=-5")
-((100, 199), (5, None), None)
+>>> parse_range("bytes=100-199", 1000), parse_range("bytes=5-", 10), parse_range("bytes=-5", 10)
+((100, 199), (5, 9), (5, 9))
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from vigil.events.objectstore import ObjectStore, StoreUnavailable
 # recordings: recordings/<camera>/<day>/<file>).
 _LAYOUT_DEPTH = 4
 _STAGED_ROOTS = ("media", "recordings")
-_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 CACHE = "private, max-age=3600"
 
 
@@ -60,13 +60,26 @@ def data_relative(stored: Path) -> str | None:
     return None
 
 
-def parse_range(header: str | None) -> tuple[int, int | None] | None:
-    """One ``bytes=a-b`` or ``bytes=a-`` range; None for no range or one we do not serve (a
-    suffix range, several ranges: the whole object is sent)."""
-    match = _RANGE.fullmatch((header or "").strip())
-    if not match:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span of a single ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n`` range
+    of an object of ``size`` bytes (the end clipped to the object); None for no header.
+    ValueError for a header we do not serve (another unit, several ranges); an empty span
+    ``(start, start - 1)`` when the range starts past the end (416)."""
+    if header is None:
         return None
-    return int(match.group(1)), int(match.group(2)) if match.group(2) else None
+    match = _RANGE.fullmatch(header.strip())
+    if not match or not (match.group(1) or match.group(2)):
+        raise ValueError(header)
+    first, last = match.group(1), match.group(2)
+    if not first:  # the last n bytes
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    if start >= size:
+        return start, start - 1
+    end = size - 1 if not last else min(int(last), size - 1)
+    if end < start:
+        raise ValueError(header)
+    return start, end
 
 
 def serve_media(
@@ -113,14 +126,16 @@ def _stream(
     if info is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
     headers = {"Accept-Ranges": "bytes", "Cache-Control": CACHE, "ETag": f'"{info.etag}"'}
-    wanted = parse_range(request.headers.get("range"))
+    try:
+        wanted = parse_range(request.headers.get("range"), info.size)
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "a single bytes range only") from None
     start, end, code = 0, info.size - 1, status.HTTP_200_OK
     if wanted is not None:
-        start, last = wanted
-        if start >= info.size:
+        start, end = wanted
+        if end < start:
             headers["Content-Range"] = f"bytes */{info.size}"
             return Response(status_code=status.HTTP_416_RANGE_NOT_SATISFIABLE, headers=headers)
-        end = info.size - 1 if last is None else min(last, info.size - 1)
         code = status.HTTP_206_PARTIAL_CONTENT
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
     headers["Content-Length"] = str(end - start + 1)

@@ -100,6 +100,7 @@ class MediaUploader:
         self._error_logged_at = float("-inf")
         self._orphans: list[Journal] = []
         self._bucket_ok = False
+        self._deadline = float("inf")  # set by close: how long uploads may still be tried
         self._started = time.time()  # files newer than this are the writers' to enqueue
 
     # --- any thread ----------------------------------------------------------------------------
@@ -142,7 +143,6 @@ class MediaUploader:
     # --- the uploader thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._deadline = float("inf")
         self._take_over()
         if self.sweep_on_start:
             self._sweep()

@@ -116,8 +116,9 @@ class S3Server:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.backend_port), timeout=1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.backend_port), timeout=1),
             ):
                 break
             if self.process.poll() is not None:
