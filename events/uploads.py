@@ -35,19 +35,33 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from vigil.events.evidence import PART_SUFFIX
 from vigil.events.objectstore import ObjectStore, StoreUnavailable
+from vigil.events.segments import RECORDINGS_DIR
 from vigil.events.store.journal import Journal, orphaned_journals, worker_journal
 from vigil.streams.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 UPLOADS_DIR = "uploads"  # in the data folder: one journal per uploader process
-STAGED_DIRS = ("media", "recordings")  # the folders whose files go to the store
+STAGED_DIRS = ("media", RECORDINGS_DIR)  # the folders whose files go to the store
 _LOG_EVERY_S = 10.0
+
+try:  # in the default registry, so the API's /metrics of this process shows them
+    from prometheus_client import Counter, Gauge
+
+    UPLOADS = Counter("vigil_media_uploads", "Media upload attempts by result", ["result"])
+    PENDING = Gauge("vigil_media_uploads_pending", "Media files waiting for the object store")
+except ImportError:  # metrics are optional
+    UPLOADS = PENDING = None
+
+
+def _count(result: str) -> None:
+    if UPLOADS is not None:
+        UPLOADS.labels(result=result).inc()
 
 
 def staged_files(data_dir: Path, older_than: float | None = None) -> Iterable[Path]:
@@ -82,8 +96,10 @@ class MediaUploader:
         keep_local_seconds: float = 0.0,
         backoff: Backoff | None = None,
         sweep_on_start: bool = True,
+        on_drop: Callable[[str, str], object] | None = None,
     ) -> None:
         self.store = store
+        self.on_drop = on_drop  # hears (path, reason) of each file lost before its upload
         self.data_dir = Path(data_dir)
         self.keep_local_seconds = keep_local_seconds
         self.backoff = backoff or Backoff(initial=0.5, cap=15.0)
@@ -148,6 +164,8 @@ class MediaUploader:
             self._sweep()
         while True:
             try:
+                if PENDING is not None:
+                    PENDING.set(self.pending)
                 self.drain()
                 self.backoff.reset()
                 if self._stop.is_set():
@@ -197,21 +215,35 @@ class MediaUploader:
         except FileNotFoundError:
             if self.store.head(key) is not None:
                 return True  # uploaded before a crash, which came before the journal moved on
-            self.dropped += 1
-            log.error("uploads: %s is gone before it was uploaded: lost", relative)
+            if relative.startswith(f"{RECORDINGS_DIR}/"):
+                # Only retention deletes segments, and it counted the deletion itself.
+                log.info("uploads: %s was deleted by retention before its upload", relative)
+                return False
+            self._drop(relative, "gone", "is gone before it was uploaded: lost")
             return False
         except (PermissionError, IsADirectoryError) as exc:
-            self.dropped += 1
-            log.error("uploads: %s cannot be read (%s): not uploaded", relative, exc)
+            self._drop(relative, "unreadable", f"cannot be read ({exc}): not uploaded")
             return False
         self.uploaded += 1
         self.uploaded_bytes += info.size
+        _count("uploaded")
         if self.keep_local_seconds <= 0:
             _remove_if_unchanged(path, info.size)
         return True
 
+    def _drop(self, relative: str, reason: str, why: str) -> None:
+        self.dropped += 1
+        _count("dropped")
+        log.error("uploads: %s %s", relative, why)
+        if self.on_drop is not None:
+            try:
+                self.on_drop(relative, reason)
+            except Exception as exc:  # the database away: the log line above still says it
+                log.warning("uploads: the drop of %s not counted in the store: %s", relative, exc)
+
     def _failed(self, exc: StoreUnavailable) -> None:
         self.failures += 1
+        _count("failed")
         self.last_error = str(exc)
         now = time.monotonic()
         if now - self._error_logged_at >= _LOG_EVERY_S:

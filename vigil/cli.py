@@ -325,12 +325,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per camera")] = False,
 ) -> None:
     """Show each camera's health as its worker (`vigil run`) last stored it."""
-    from vigil.status import health_json, health_table, read_health
+    from vigil.status import drops_line, health_json, health_table, read_drops, read_health
 
     storage = load_site_config(config).storage if config else None
     url = storage.database_url if storage else None
     data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
-    rows = read_health(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
+    url = url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}"
+    rows = read_health(url)
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(health_json(row)) + "\n")
@@ -339,7 +340,11 @@ def status(
         out.print("no camera health stored yet")
         return
     # Outside a terminal (logs, watch, CI) do not squeeze the table into 80 columns.
-    (out if sys.stdout.isatty() else Console(width=160)).print(health_table(rows))
+    console = out if sys.stdout.isatty() else Console(width=160)
+    console.print(health_table(rows))
+    drops = read_drops(url)
+    if drops is not None:
+        console.print(drops_line(drops))
 
 
 def _mount_eval() -> None:

@@ -42,6 +42,7 @@ from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import build_rules
 from vigil.events.segments import recover_segments
+from vigil.events.store.drops import record_drop
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
 from vigil.events.uploads import MediaUploader
@@ -208,7 +209,12 @@ class SiteRunner:
         if settings is None:
             return None
         keep = self.site.storage.keep_local_hours * 3600
-        return MediaUploader(ObjectStore(settings), self.data_dir, keep_local_seconds=keep)
+        return MediaUploader(
+            ObjectStore(settings),
+            self.data_dir,
+            keep_local_seconds=keep,
+            on_drop=lambda path, reason: record_drop(self.store, path, reason),
+        )
 
     def _recording(
         self, cameras: list[AnalysedCamera], on_segment: Callable[[Path], object] | None = None
