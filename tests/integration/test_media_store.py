@@ -16,6 +16,7 @@ from s3server import S3Server, moto_server
 
 from vigil.api.media import MediaSource
 from vigil.events.objectstore import ObjectStore
+from vigil.events.store.drops import record_drop
 from vigil.events.uploads import MediaUploader
 
 API = "/api/v1"
@@ -140,3 +141,42 @@ def test_the_queue_keeps_order_and_survives_an_outage_and_a_restart(
     assert sorted(store.keys()) == keys
     assert not list((data / "uploads").glob("*.jsonl"))
     assert second.dropped == 0
+
+
+def test_every_drop_shows_in_healthz_and_metrics(tmp_path: Path) -> None:
+    """A staged clip gone before its upload is counted by the worker in the store; the API of
+    any box shows the count in /healthz (no sign-in) and /metrics."""
+    data = tmp_path / "data"
+    with running_api(f"sqlite:///{tmp_path / 'v.db'}", data) as api:
+        with api.client() as c:
+            before = c.get("/healthz").json()["media_drops"]
+        assert before == {
+            "segments_dropped_for_disk": 0,
+            "uploads_lost": 0,
+            "events_missing_evidence": 0,
+        }
+        uploader = MediaUploader(
+            FakeGone(), data, on_drop=lambda p, r: record_drop(api.store, p, r)
+        )
+        assert not uploader.upload("media/gate-3/2026-01-02/ab.mp4")  # never written: gone
+        with api.client() as c:
+            assert c.get("/healthz").json()["media_drops"]["uploads_lost"] == 1
+        with api.client("root") as c:
+            metrics = c.get("/metrics").text
+        assert 'vigil_media_dropped{what="uploads_lost"} 1.0' in metrics
+        assert 'vigil_media_uploads_total{result="dropped"}' in metrics
+
+
+class FakeGone:
+    """A store that holds nothing (the file never reached it)."""
+
+    settings = None
+
+    def key_for(self, relative: str) -> str:
+        return relative
+
+    def put_file(self, path: Path, key: str):
+        raise FileNotFoundError(path)
+
+    def head(self, key: str) -> None:
+        return None

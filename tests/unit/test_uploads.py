@@ -8,7 +8,12 @@ import time
 from pathlib import Path
 
 from vigil.events.objectstore import ObjectInfo, ObjectStoreSettings, StoreUnavailable
+from vigil.events.retention import DiskFloor, enforce_retention
+from vigil.events.segments import RecordSettings
+from vigil.events.store import EventStore
+from vigil.events.store.drops import drop_counts
 from vigil.events.store.journal import Journal
+from vigil.events.store.recordings import RecordingIndex, SegmentRecord
 from vigil.events.uploads import MediaUploader
 from vigil.streams.backoff import Backoff
 
@@ -43,6 +48,9 @@ class FakeStore:
     def head(self, key: str) -> ObjectInfo | None:
         data = self.objects.get(key)
         return None if data is None else ObjectInfo(len(data), "etag")
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
 
 
 def staged(data: Path, name: str) -> Path:
@@ -149,3 +157,48 @@ def test_drain_takes_entries_appended_meanwhile_and_empties_the_file(tmp_path: P
     assert seen == [0, 1, 2, 3] and journal.pending == 0
     assert journal.path.stat().st_size == 0
     journal.close()
+
+
+def test_under_the_floor_uploaded_copies_go_first_then_the_oldest_staged_segment(
+    tmp_path: Path,
+) -> None:
+    """Disk full with an object store: local copies the store holds are removed first (nothing
+    lost), then the oldest segment still only on this disk (a counted drop); events' media
+    are never deleted by retention."""
+    store = FakeStore()
+    events = EventStore(f"sqlite:///{tmp_path / 'v.db'}")
+    index = RecordingIndex(events)
+    data = tmp_path / "data"
+    t0 = 1_800_000_000.0
+    segments = []
+    for i in range(4):
+        relative = f"recordings/cam/2027-01-15/{i}.mp4"
+        (data / relative).parent.mkdir(parents=True, exist_ok=True)
+        (data / relative).write_bytes(bytes(1000))
+        record = SegmentRecord(0, "cam", t0 + 60 * i, t0 + 60 * i + 60, relative, 1000, 9, (0,))
+        segments.append(index.add_segment(record))
+    for segment in segments[:2]:  # uploaded, kept locally by keep_local_hours
+        store.objects[store.key_for(segment.path)] = bytes(1000)
+    clip = data / "media" / "cam" / "2027-01-15" / "ab.mp4"  # an event's clip, not uploaded yet
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(bytes(1000))
+    total = 10_000
+
+    def usage(_path: Path) -> tuple[int, int]:
+        used = sum(p.stat().st_size for p in data.rglob("*.mp4"))
+        return total - used, total
+
+    floor = DiskFloor(min_free_gb=7.5e-6)  # 7500 bytes: 5000 free now, three files must go
+    policy = {"cam": RecordSettings(retain_days=30, keep_event_days=0)}
+    report = enforce_retention(
+        index, data, policy, floor, now=t0 + 600, free_bytes=usage, objects=store,  # type: ignore[arg-type]
+        keep_local_hours=24,
+    )  # fmt: skip
+    assert (report.unstaged, report.deleted_disk, report.below_floor) == (2, 1, False)
+    assert [s.path for s in index.segments("cam")] == [s.path for s in segments[:2]] + [
+        segments[3].path
+    ]
+    assert not (data / segments[2].path).exists() and (data / segments[3].path).exists()
+    assert clip.exists()
+    assert drop_counts(events).segments_for_disk == 1
+    events.dispose()
