@@ -102,7 +102,7 @@ class MediaUploader:
         self.on_drop = on_drop  # hears (path, reason) of each file lost before its upload
         self.data_dir = Path(data_dir)
         self.keep_local_seconds = keep_local_seconds
-        self.backoff = backoff or Backoff(initial=0.5, cap=15.0)
+        self.backoff = backoff or Backoff(initial=0.5, cap=5.0)
         self.journal = worker_journal(self.data_dir, UPLOADS_DIR)
         self.sweep_on_start = sweep_on_start
         self.uploaded = 0  # files verified in the store
