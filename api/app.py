@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -101,8 +102,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        uploader = media.uploader if media is not None else None
+        if uploader is not None:
+            uploader.start()
         yield
         await svc.hub.close()
+        if uploader is not None:
+            await asyncio.to_thread(uploader.close, 10.0)
 
     app = FastAPI(
         title="Vigil",

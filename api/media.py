@@ -33,6 +33,7 @@ from fastapi import HTTPException, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from vigil.events.objectstore import ObjectStore, StoreUnavailable
+from vigil.events.uploads import MediaUploader
 
 # media/<camera>/<day>/<file>: the layout events/evidence.py writes (photos: media/photos/ab/id,
 # recordings: recordings/<camera>/<day>/<file>).
@@ -48,6 +49,7 @@ class MediaSource:
 
     store: ObjectStore
     serve: Literal["stream", "redirect"] = "stream"
+    uploader: MediaUploader | None = None  # uploads what the API itself stages (photos)
 
 
 def data_relative(stored: Path) -> str | None:

@@ -70,8 +70,16 @@ class Service:
         if settings is not None:
             from vigil.api.media import MediaSource
             from vigil.events.objectstore import ObjectStore
+            from vigil.events.uploads import MediaUploader
 
-            media = MediaSource(ObjectStore(settings), self.storage.media_serve)
+            objects = ObjectStore(settings)
+            uploader = MediaUploader(  # hazard photos; the workers upload their own media
+                objects,
+                self.data_dir,
+                keep_local_seconds=self.storage.keep_local_hours * 3600,
+                sweep_on_start=False,
+            )
+            media = MediaSource(objects, self.storage.media_serve, uploader)
         return create_app(store, self.data_dir, self.api, self.alerts, policy, media=media)
 
     def open_store(self) -> EventStore:

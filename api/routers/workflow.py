@@ -291,6 +291,8 @@ def stored_photo(svc: Svc, data: bytes, event_id: str, kind: str, who: str) -> P
         saved = save_photo(svc.media_root, data, photo_id)
     except NotAnImage as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    if svc.objects is not None and svc.objects.uploader is not None:
+        svc.objects.uploader.enqueue(saved.path)  # to the object store, off this request
     return Photo(
         id=photo_id,
         event_id=event_id,

@@ -9,8 +9,9 @@ import hashlib
 import time
 from pathlib import Path
 
+import cv2
 import pytest
-from apihelpers import T0, event_with_media, running_api, violation
+from apihelpers import T0, event_with_media, first_frame, running_api, violation
 from livehelpers import wait_for
 from s3server import S3Server, moto_server
 
@@ -180,3 +181,25 @@ class FakeGone:
 
     def head(self, key: str) -> None:
         return None
+
+
+def test_a_hazard_photo_goes_to_the_store_and_is_served_from_there(
+    s3: S3Server, videos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    store = ObjectStore(s3.settings())
+    uploader = MediaUploader(store, data, sweep_on_start=False)
+    media = MediaSource(store, uploader=uploader)
+    ok, jpeg = cv2.imencode(".jpg", first_frame(videos / "fall_01.mp4"))
+    report = {"camera": "gate-3", "description": "oil spill by the pump", "severity": "high"}
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    with running_api(url, data, media=media) as api, api.client("ops") as c:
+        r = c.post(f"{API}/hazards", data=report, files={"photo": ("a.jpg", jpeg.tobytes())})
+        assert r.status_code == 201, r.text
+        wait_for(lambda: uploader.uploaded == 1, 30, "the photo's upload")
+        assert not [p for p in (data / "media" / "photos").rglob("*") if p.is_file()]
+        (key,) = store.keys("media/photos")
+        served = c.get(r.json()["photo_url"])
+        assert served.status_code == 200
+        chunks, _ = store.open_range(store.key_for(key), 0, None)
+        assert served.content == b"".join(chunks)
