@@ -27,6 +27,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from vigil.events.alerts import AlertsConfig
 from vigil.events.loop.config import LoopPolicy
+from vigil.events.replay import read_uploaded_from
 from vigil.events.store import EventStore
 
 from .accounts import AccountError, Accounts
@@ -99,6 +100,9 @@ def create_app(
         loop_policy=loop_policy,
         objects=media,
     )
+
+    if media is not None:  # HLS and exports read uploaded segments from the store
+        read_uploaded_from(data_dir, media.store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

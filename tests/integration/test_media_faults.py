@@ -25,6 +25,7 @@ from s3server import S3Server, moto_server
 from vigil.api.media import MediaSource
 from vigil.config import SiteConfig
 from vigil.events.objectstore import ObjectStore
+from vigil.events.replay import export_range, read_uploaded_from
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.records import LifecycleState
 from vigil.events.store.store import EventStore
@@ -108,6 +109,17 @@ def test_no_media_is_lost_when_the_object_store_stops_for_15_s(videos: Path, tmp
                 snap = c.get(f"/api/v1/events/{event.id}/snapshot")
                 ok = clip.status_code == snap.status_code == 200
                 served += ok and hashlib.sha256(clip.content).hexdigest() == event.clip_sha256
+        # Replay from the bucket: the segments are no longer on disk.
+        read_uploaded_from(data, objects)
+        with EventStore.for_data_dir(data, auto_migrate=False) as store:
+            exported = export_range(
+                RecordingIndex(store),
+                data,
+                "yard",
+                segments[0].start_wall,
+                segments[-1].end_wall,
+                tmp_path / "export.mp4",
+            )
     staged = [p for p in (data / "media").rglob("*") if p.is_file()]
     staged += [p for p in (data / "recordings").rglob("*") if p.is_file()]
     print(
@@ -115,7 +127,8 @@ def test_no_media_is_lost_when_the_object_store_stops_for_15_s(videos: Path, tmp
         f"{len(found)}; segments expected {len(segments)}, in the bucket {len(seg_found)}; "
         f"events served from the bucket {served}/{len(events)}; during the {OUTAGE_S:g} s "
         f"outage: {analysed_in_outage} frames analysed, {failures_in_outage} failed upload "
-        f"attempts, {waiting_in_outage} files waiting; uploaded {summary.media_uploaded} files"
+        f"attempts, {waiting_in_outage} files waiting; uploaded {summary.media_uploaded} files; "
+        f"exported {exported.frames} frames of {exported.segments} segments from the bucket"
     )
     assert failures_in_outage > 0 and waiting_in_outage > 0, "the outage hit no upload"
     assert analysed_in_outage > 0, "analysis stalled while the store was away"
@@ -126,4 +139,5 @@ def test_no_media_is_lost_when_the_object_store_stops_for_15_s(videos: Path, tmp
     assert served == len(events)
     assert (summary.media_pending, summary.media_dropped) == (0, 0)
     assert staged == []  # every staged copy went once verified in the bucket
+    assert exported.segments == len(segments) and exported.frames > 0
     assert not list((data / "uploads").glob("*.jsonl"))
