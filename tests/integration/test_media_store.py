@@ -17,6 +17,7 @@ from s3server import S3Server, moto_server
 
 from vigil.api.media import MediaSource
 from vigil.events.objectstore import ObjectStore
+from vigil.events.store import EventStore
 from vigil.events.store.drops import record_drop
 from vigil.events.uploads import MediaUploader
 
@@ -203,3 +204,22 @@ def test_a_hazard_photo_goes_to_the_store_and_is_served_from_there(
         assert served.status_code == 200
         chunks, _ = store.open_range(store.key_for(key), 0, None)
         assert served.content == b"".join(chunks)
+
+
+def test_vigil_status_shows_the_drops(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+    from vigil.streams.health import CameraState, HealthSnapshot
+
+    data = tmp_path / "data"
+    with EventStore.for_data_dir(data) as store:
+        now = time.time()
+        h = HealthSnapshot(
+            "gate-3", None, "rtsp://cam", CameraState.LIVE, now, 2, 2, now, 0, 0, None, now
+        )
+        store.put_camera_health([h], "w1")
+        record_drop(store, "media/gate-3/2026-01-02/ab.mp4", "gone")
+    result = CliRunner().invoke(app, ["status", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "media dropped: 0 recording segments for disk space, 1 uploads lost" in result.output
