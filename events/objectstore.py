@@ -34,7 +34,7 @@ from vigil import VigilError
 from vigil.streams.sources import redact
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-MULTIPART_BYTES = 64 * 2**20  # below this one PUT: the ETag is the MD5, checked after upload
+MULTIPART_BYTES = 64 * 2**20  # below this one PUT, its ETag the MD5 (checked); above, in parts
 
 
 class ObjectStoreError(VigilError, ValueError):
@@ -99,6 +99,7 @@ class ObjectStore:
         self.settings = settings
         self.location = parse_media_url(settings.media_url)
         self.client = client if client is not None else _client(settings)
+        self.multipart_bytes = MULTIPART_BYTES
 
     def describe(self) -> str:
         endpoint = redact(self.settings.endpoint_url or "AWS")
@@ -120,11 +121,11 @@ class ObjectStore:
 
     def put_file(self, path: Path, key: str) -> ObjectInfo:
         """Upload ``path`` to ``key`` and check the stored object: its size, and for a single
-        PUT its ETag against the file's MD5. Raises StoreUnavailable when the store fails or
-        the check does not hold (the upload is tried again)."""
+        PUT (files under ``multipart_bytes``) its ETag against the file's MD5. Raises
+        StoreUnavailable when the store fails or the check does not hold (tried again)."""
         size = path.stat().st_size
-        if size >= MULTIPART_BYTES:
-            raise StoreUnavailable(f"{path.name} is {size} bytes: multipart uploads unsupported")
+        if size >= self.multipart_bytes:
+            return self._put_multipart(path, key, size)
         with open(path, "rb") as f:
             data = f.read()
         md5 = hashlib.md5(data, usedforsecurity=False)
@@ -138,6 +139,27 @@ class ObjectStore:
             )
         info = self.head(key)
         if info is None or info.size != size or info.etag != md5.hexdigest():
+            raise StoreUnavailable(f"{key}: the stored object does not match the file")
+        return info
+
+    def _put_multipart(self, path: Path, key: str, size: int) -> ObjectInfo:
+        """A large file (a long clip) in parts; its ETag is not an MD5, so the size is checked."""
+        from boto3.s3.transfer import TransferConfig
+
+        part = max(5 * 2**20, self.multipart_bytes // 4)  # S3's smallest part is 5 MiB
+        config = TransferConfig(
+            multipart_threshold=self.multipart_bytes, multipart_chunksize=part, use_threads=False
+        )
+        with _unavailable(f"upload of {key}"):
+            self.client.upload_file(
+                str(path),
+                self.location.bucket,
+                key,
+                ExtraArgs={"ContentType": _content_type(path.name)},
+                Config=config,
+            )
+        info = self.head(key)
+        if info is None or info.size != size:
             raise StoreUnavailable(f"{key}: the stored object does not match the file")
         return info
 

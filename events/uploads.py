@@ -18,8 +18,9 @@ A file that is gone or unreadable cannot be uploaded: it is dropped from the que
 counted (:attr:`MediaUploader.dropped`), and the queue goes on.
 
 **Verified before deleted.** A local copy is removed only after the store holds an object of
-the same size and MD5 (ETag), and only when ``keep_local_seconds`` is 0; otherwise retention
-removes uploaded copies later (:func:`sweep_uploaded`), and first of all when the disk is short.
+the same size and MD5 (ETag; the size only for a file past 64 MiB, sent in parts), and only
+when ``keep_local_seconds`` is 0; otherwise retention removes uploaded copies later
+(:func:`sweep_uploaded`), and first of all when the disk is short.
 
 Example::
 

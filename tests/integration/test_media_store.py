@@ -223,3 +223,16 @@ def test_vigil_status_shows_the_drops(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["status", "--data", str(data)])
     assert result.exit_code == 0, result.output
     assert "media dropped: 0 recording segments for disk space, 1 uploads lost" in result.output
+
+
+def test_a_long_clip_goes_up_in_parts_and_is_checked(s3: S3Server, tmp_path: Path) -> None:
+    store = ObjectStore(s3.settings())
+    store.ensure_bucket()
+    store.multipart_bytes = 6 * 2**20  # as a clip past 64 MiB would
+    big = tmp_path / "media" / "cam" / "2026-01-01" / "long.mp4"
+    big.parent.mkdir(parents=True)
+    big.write_bytes(bytes(range(256)) * (11 * 2**12))  # 11 MiB: parts of 5, 5 and 1
+    info = store.put_file(big, "media/cam/2026-01-01/long.mp4")
+    assert info.size == big.stat().st_size and "-" in info.etag  # a multipart ETag
+    chunks, total = store.open_range("media/cam/2026-01-01/long.mp4", 0, None)
+    assert total == info.size and b"".join(chunks) == big.read_bytes()
