@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import cv2
+import httpx
 import pytest
 from apihelpers import T0, event_with_media, first_frame, running_api, violation
 from livehelpers import wait_for
@@ -236,3 +237,26 @@ def test_a_long_clip_goes_up_in_parts_and_is_checked(s3: S3Server, tmp_path: Pat
     assert info.size == big.stat().st_size and "-" in info.etag  # a multipart ETag
     chunks, total = store.open_range("media/cam/2026-01-01/long.mp4", 0, None)
     assert total == info.size and b"".join(chunks) == big.read_bytes()
+
+
+def test_redirect_mode_sends_a_signed_url_that_serves_the_clip(
+    s3: S3Server, videos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    store = ObjectStore(s3.settings())
+    uploader = MediaUploader(store, data, sweep_on_start=False)
+    uploader.start()
+    with running_api(
+        f"sqlite:///{tmp_path / 'v.db'}", data, media=MediaSource(store, "redirect")
+    ) as api:
+        v = violation("gate-3", "no_helmet", T0)
+        evidence = event_with_media(api.store, data, videos / "workers_helmets_02.mp4", v)
+        clip_bytes = evidence.clip_path.read_bytes()
+        uploaded(uploader, [evidence.snapshot_path, evidence.clip_path])
+        with api.client("viewer") as c:
+            r = c.get(f"{API}/events/{v.id}/clip")
+            assert r.status_code == 307 and "X-Amz-Signature=" in r.headers["location"]
+            followed = httpx.get(r.headers["location"], headers={"Range": "bytes=0-99"})
+            assert followed.status_code == 206 and followed.content == clip_bytes[:100]
+            assert httpx.get(r.headers["location"]).content == clip_bytes
+    uploader.close(5)
