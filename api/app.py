@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,12 +27,14 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from vigil.events.alerts import AlertsConfig
 from vigil.events.loop.config import LoopPolicy
+from vigil.events.replay import read_uploaded_from
 from vigil.events.store import EventStore
 from vigil.events.zones import CameraZone
 
 from .accounts import AccountError, Accounts
 from .config import ApiConfig, session_secret
 from .deps import Principal, Services, authenticated
+from .media import MediaSource
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import BadCursor, EventQueries
@@ -74,10 +77,13 @@ def create_app(
     alerts: AlertsConfig | None = None,
     loop_policy: LoopPolicy | None = None,
     site_zones: dict[str, list[CameraZone]] | None = None,
+    *,
+    media: MediaSource | None = None,
 ) -> FastAPI:
     """The API over ``store``, serving media from ``data_dir/media``; ``alerts``: the site's
     channels (listed by GET /channels; a WebPush channel's key at GET /push/key);
-    ``site_zones``: each camera's zones in the site file (GET /cameras/{id}/zones).
+    ``site_zones``: each camera's zones in the site file (GET /cameras/{id}/zones); ``media``:
+    the object store media are uploaded to (served from there once no longer staged).
 
     Raises :class:`~vigil.api.config.SecretError` when the session secret is configured but
     unusable (one line, without the secret).
@@ -97,12 +103,21 @@ def create_app(
         alerts=alerts,
         loop_policy=loop_policy,
         site_zones=site_zones,
+        objects=media,
     )
+
+    if media is not None:  # HLS and exports read uploaded segments from the store
+        read_uploaded_from(data_dir, media.store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        uploader = media.uploader if media is not None else None
+        if uploader is not None:
+            uploader.start()
         yield
         await svc.hub.close()
+        if uploader is not None:
+            await asyncio.to_thread(uploader.close, 10.0)
 
     app = FastAPI(
         title="Vigil",

@@ -27,6 +27,7 @@ from vigil.events.zones import CameraZone
 
 from .accounts import Accounts, User
 from .config import ApiConfig
+from .media import MediaSource
 from .metrics import Metrics
 from .outbox import OutboxHub
 from .queries import EventQueries
@@ -59,6 +60,7 @@ class Services:
     alerts: AlertsConfig | None = None  # the site's channels (GET /channels, WebPush)
     loop_policy: LoopPolicy | None = None  # the site's dispatch and escalation
     site_zones: dict[str, list[CameraZone]] | None = None  # per camera, the site file's zones
+    objects: MediaSource | None = None  # the object store media go to, if any
 
     @property
     def base_url(self) -> str:

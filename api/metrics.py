@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from vigil.events.store import EventStore
+from vigil.events.store.drops import drop_counts
 from vigil.events.store.models import EventRow
 from vigil.streams.health import CameraState, is_stale
 
@@ -52,6 +53,14 @@ class _StoreCollector(Collector):
         for (state, stale), count in sorted(counts.items()):
             cameras.add_metric([state, stale], count)
         yield cameras
+        drops = GaugeMetricFamily(
+            "vigil_media_dropped",
+            "Media lost so far: segments deleted for disk, uploads lost, events missing evidence",
+            labels=["what"],
+        )
+        for what, count in drop_counts(self._store).as_dict().items():
+            drops.add_metric([what], count)
+        yield drops
 
 
 class Metrics:

@@ -375,6 +375,19 @@ class StatsOut(_Out):
     by_day: list[DayCount] = Field(description="in order of day")
 
 
+class MediaDropsOut(_Out):
+    segments_dropped_for_disk: int = Field(
+        description="recording segments deleted to keep the disk's free-space floor"
+    )
+    uploads_lost: int = Field(description="staged media gone before they reached the store")
+    events_missing_evidence: int = Field(
+        description="events stored without their snapshot or clip (their evidence note says why)"
+    )
+
+
 class HealthOut(_Out):
     status: Literal["ok", "unavailable"] = Field(description="ok when the database answers")
     database: str = Field(description="ok, or why the database cannot be reached")
+    media_drops: MediaDropsOut | None = Field(
+        None, description="media lost so far (every worker); null when the database is away"
+    )

@@ -45,8 +45,10 @@ class ContinuousRecorder:
         *,
         interval: float = 0.25,
         seen_flush_seconds: float = 2.0,
+        on_segment: Callable[[Path], object] | None = None,
     ) -> None:
         self.index, self.data_dir = index, Path(data_dir)
+        self.on_segment = on_segment  # hears each indexed segment (the upload queue)
         self.interval, self.seen_flush_seconds = interval, seen_flush_seconds
         self.writers: dict[str, SegmentWriter] = {}
         self._zones: dict[str, Sequence[Zone]] = {}
@@ -69,7 +71,7 @@ class ContinuousRecorder:
         zones: Sequence[Zone] = (),
     ) -> None:
         self.writers[camera] = SegmentWriter(
-            camera, ring, self.data_dir, self.index, settings, wall_of
+            camera, ring, self.data_dir, self.index, settings, wall_of, self.on_segment
         )
         self._zones[camera] = tuple(zones)
 

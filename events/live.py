@@ -39,6 +39,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +96,11 @@ class LiveEvidenceWriter:
         retry_max: float = 5.0,
         close_retry_seconds: float = 10.0,
         timer: StageTimer | None = None,
+        on_media: Callable[[Path], object] | None = None,
     ) -> None:
         self.store = store
         self.timer = timer  # `vigil bench`: evidence (snapshots, clips) and store timings
+        self.on_media = on_media  # hears each finished snapshot and clip (the upload queue)
         self.data_dir = Path(data_dir)
         self.journal = journal if journal is not None else worker_journal(self.data_dir)
         self.update_interval = update_interval
@@ -303,6 +306,10 @@ class LiveEvidenceWriter:
         )
         self._store(Change.ended(v, evidence, self._cameras[entry.camera].source))
         self.written_events += 1
+        if self.on_media is not None:
+            for path in (evidence.snapshot_path, evidence.clip_path):
+                if path is not None:
+                    self.on_media(path)
         log.info(
             "camera %s: %s ended after %.1f s; clip %s",
             v.camera,

@@ -33,6 +33,7 @@ from pathlib import Path
 import av
 
 from vigil.events.evidence import PART_SUFFIX, AtomicMp4, EvidenceError, cut_clip, sha256_file
+from vigil.events.objectstore import ObjectStore
 from vigil.events.store.recordings import RecordingIndex, SegmentRecord, Span
 
 DAY = 86_400.0
@@ -309,11 +310,32 @@ def _packets_from(
                 yield timed, stream
 
 
+# Data folders whose segments, once uploaded and no longer staged, are read from an object store.
+_REMOTE: dict[Path, ObjectStore] = {}
+
+
+def read_uploaded_from(data_dir: Path, objects: ObjectStore) -> None:
+    """Segments of ``data_dir`` missing on disk are read from ``objects`` from now on (FFmpeg
+    over a short-lived signed URL, with HTTP Range), for HLS and exports."""
+    _REMOTE[Path(data_dir).resolve()] = objects
+
+
+def _source(path: Path) -> str:
+    """The local file, or the signed URL of its uploaded copy when it is no longer staged."""
+    if path.exists():
+        return str(path)
+    absolute = path.resolve()
+    for root, objects in _REMOTE.items():
+        if absolute.is_relative_to(root):
+            return objects.presigned_url(objects.key_for(absolute.relative_to(root).as_posix()))
+    return str(path)
+
+
 @contextmanager
 def _open(path: Path) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
     """A segment's container and video stream; errors become EvidenceError."""
     try:
-        container = av.open(str(path))
+        container = av.open(_source(path))
     except (av.FFmpegError, OSError) as exc:
         raise EvidenceError(f"cannot read segment {path.name}: {exc}") from None
     with container:

@@ -31,8 +31,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.events.objectstore import ObjectStore, StoreUnavailable
 from vigil.events.segments import RECORDINGS_DIR, RecordSettings
 from vigil.events.store.recordings import RecordingIndex, SegmentRecord, Span
+from vigil.events.uploads import sweep_uploaded
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class RetentionReport:
     free_bytes: int
     floor_bytes: int
     frames_pruned: int
+    unstaged: int = 0  # local copies removed because the object store holds them
 
     @property
     def below_floor(self) -> bool:
@@ -84,11 +87,19 @@ def enforce_retention(
     *,
     now: float | None = None,
     free_bytes: Callable[[Path], tuple[int, int]] | None = None,
+    objects: ObjectStore | None = None,
+    keep_local_hours: float = 0.0,
 ) -> RetentionReport:
     """One retention pass (see the module) over the cameras in ``policies`` (each with its
     settings): the cameras whose segments lie on this data folder's disk. Other workers'
     cameras in a shared index are theirs to keep. ``free_bytes(path) -> (free, total)``
-    defaults to :func:`shutil.disk_usage`."""
+    defaults to :func:`shutil.disk_usage`.
+
+    With an object store (``objects``), a segment that goes for its age goes from the store
+    too; local copies already uploaded are removed after ``keep_local_hours``, and before
+    anything else while the disk is under its floor (they cost nothing to lose); under the
+    floor only segments still staged on this disk are deleted (an uploaded one frees nothing
+    here)."""
     data_dir = Path(data_dir)
     now = time.time() if now is None else now
     usage = free_bytes or _disk_usage
@@ -108,22 +119,34 @@ def enforce_retention(
             if _needed(segment, kept[camera]):
                 held += 1
                 continue
-            freed += _delete(index, data_dir, segment, "age", now)
-            deleted_age += 1
+            gone = _delete(index, data_dir, segment, "age", now, objects)
+            if gone is not None:
+                freed += gone
+                deleted_age += 1
         pruned += index.prune_seen(camera, horizon)
+    unstaged = 0
+    if objects is not None and keep_local_hours > 0:
+        unstaged += sweep_uploaded(objects, data_dir, now - keep_local_hours * 3600)[0]
     free, total = usage(root)
     floor_bytes = floor.bytes_for(total) if floor is not None else 0
+    if free < floor_bytes and objects is not None:
+        unstaged += sweep_uploaded(objects, data_dir, now, floor_bytes - free)[0]
+        free, total = usage(root)
     if free < floor_bytes:
         for segment in index.segments():  # oldest first, every camera of this disk
             if free >= floor_bytes:
                 break
             if segment.camera not in settings:
                 continue
+            if objects is not None and not (data_dir / segment.path).exists():
+                continue  # in the object store: deleting it frees nothing here
             if _needed(segment, kept.get(segment.camera, [])):
                 held += 1
                 continue
-            freed += _delete(index, data_dir, segment, "disk", now)
-            deleted_disk += 1
+            gone = _delete(index, data_dir, segment, "disk", now)
+            if gone is not None:
+                freed += gone
+                deleted_disk += 1
             free, total = usage(root)
         if free < floor_bytes:
             log.error(
@@ -132,7 +155,9 @@ def enforce_retention(
                 free / 1e6,
                 floor_bytes / 1e6,
             )
-    return RetentionReport(deleted_age, deleted_disk, freed, held, free, floor_bytes, pruned)
+    return RetentionReport(
+        deleted_age, deleted_disk, freed, held, free, floor_bytes, pruned, unstaged
+    )
 
 
 def _needed(segment: SegmentRecord, spans: list[Span]) -> bool:
@@ -140,16 +165,24 @@ def _needed(segment: SegmentRecord, spans: list[Span]) -> bool:
 
 
 def _delete(
-    index: RecordingIndex, data_dir: Path, segment: SegmentRecord, reason: str, now: float
-) -> int:
-    """Delete the file, then its index row (a crash between leaves a row whose file is gone,
-    which the next pass removes, never a file nobody knows)."""
+    index: RecordingIndex,
+    data_dir: Path,
+    segment: SegmentRecord,
+    reason: str,
+    now: float,
+    objects: ObjectStore | None = None,
+) -> int | None:
+    """Delete the file (and its object), then its index row (a crash between leaves a row whose
+    file is gone, which the next pass removes, never a file nobody knows). None: not deleted
+    (tried again next pass)."""
     path = data_dir / segment.path
     try:
+        if objects is not None:
+            objects.delete(objects.key_for(segment.path))
         path.unlink(missing_ok=True)
-    except OSError as exc:
+    except (OSError, StoreUnavailable) as exc:
         log.warning("recordings: %s not deleted: %s", segment.path, exc)
-        return 0
+        return None
     index.remove_segment(segment, reason, now)
     log.info(
         "recordings: deleted %s (%s, %.0f s, %.1f MB): %s",
@@ -177,8 +210,12 @@ class RetentionWorker:
         policies: Mapping[str, RecordSettings],
         floor: DiskFloor | None,
         interval: float = 60.0,
+        *,
+        objects: ObjectStore | None = None,
+        keep_local_hours: float = 0.0,
     ) -> None:
         self.index, self.data_dir, self.policies, self.floor = index, data_dir, policies, floor
+        self.objects, self.keep_local_hours = objects, keep_local_hours
         self.interval = interval
         self.passes = 0
         self._stop = threading.Event()
@@ -194,7 +231,14 @@ class RetentionWorker:
     def _run(self) -> None:
         while True:
             try:
-                enforce_retention(self.index, self.data_dir, self.policies, self.floor)
+                enforce_retention(
+                    self.index,
+                    self.data_dir,
+                    self.policies,
+                    self.floor,
+                    objects=self.objects,
+                    keep_local_hours=self.keep_local_hours,
+                )
                 self.passes += 1
             except Exception:  # the store away, a disk error: try again next time
                 log.exception("recordings: retention pass failed")

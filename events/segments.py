@@ -165,8 +165,10 @@ class SegmentWriter:
         index: RecordingIndex | None,
         settings: RecordSettings,
         wall_of: Callable[[float], float],
+        on_indexed: Callable[[Path], object] | None = None,
     ) -> None:
         self.camera, self.ring, self.data_dir = camera, ring, Path(data_dir)
+        self.on_indexed = on_indexed  # hears each segment once indexed (the upload queue)
         self.index, self.settings, self.wall_of = index, settings, wall_of
         self._seq = ring.next_seq - 1
         self._current: _Segment | None = None
@@ -205,7 +207,9 @@ class SegmentWriter:
             except Exception as exc:  # the store is away: the file waits, next start indexes it
                 log.warning("camera %s: segment not indexed yet: %s", self.camera, _first_line(exc))
                 return
-            self.pending.pop(0)
+            done = self.pending.pop(0)
+            if self.on_indexed is not None:
+                self.on_indexed(self.data_dir / done.path)
 
     def _write(self, item: ClipItem) -> None:
         current = self._current

@@ -17,6 +17,7 @@ from vigil.api import security
 from vigil.api.accounts import Accounts
 from vigil.api.app import create_app
 from vigil.api.config import ApiConfig
+from vigil.api.media import MediaSource
 from vigil.api.server import ApiServer
 from vigil.events.alerts import AlertsConfig
 from vigil.events.evidence import Evidence, cut_clip, media_paths, write_snapshot
@@ -61,18 +62,22 @@ def running_api(
     alerts: AlertsConfig | None = None,
     loop_policy: LoopPolicy | None = None,
     site_zones: dict | None = None,
+    media: MediaSource | None = None,
     **config: object,
 ) -> Iterator[Running]:
     """An API server on a free loopback port, with the USERS and a token for each;
     ``alerts``: the site's channels; ``loop_policy``: its dispatch and escalation;
-    ``site_zones``: each camera's zones in the site file."""
+    ``site_zones``: each camera's zones in the site file; ``media``: the object store media
+    are served from once no longer staged."""
     store = EventStore(url)
     accounts = Accounts(store.engine)
     tokens = {}
     for name, (role, cameras) in USERS.items():
         accounts.add_user(name, PASSWORD, role, cameras=cameras)
         tokens[name] = accounts.create_token(name, "tests").secret
-    app = create_app(store, data_dir, ApiConfig(**config), alerts, loop_policy, site_zones)
+    app = create_app(
+        store, data_dir, ApiConfig(**config), alerts, loop_policy, site_zones, media=media
+    )
     server = ApiServer(app, "127.0.0.1", 0)
     server.start()
     try:

@@ -382,12 +382,20 @@ def status(
 ) -> None:
     """Show each camera's health as its worker (`vigil run`) last stored it, and which worker
     holds it."""
-    from vigil.status import health_json, health_table, read_status, workers_table
+    from vigil.status import (
+        drops_line,
+        health_json,
+        health_table,
+        read_drops,
+        read_status,
+        workers_table,
+    )
 
     storage = load_site_config(config).storage if config else None
     url = storage.database_url if storage else None
     data_dir = data or (storage.data_dir if storage else Path("vigil-data"))
-    site = read_status(url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}")
+    url = url or f"sqlite:///{data_dir.resolve() / 'vigil.db'}"
+    site = read_status(url)
     if as_json:
         for row in site.health:
             sys.stdout.write(json.dumps(health_json(row, lease=site.leases.get(row.camera))) + "\n")
@@ -400,6 +408,9 @@ def status(
     console.print(health_table(site.health, leases=site.leases))
     if site.workers:
         console.print(workers_table(site.workers, site.leases))
+    drops = read_drops(url)
+    if drops is not None:
+        console.print(drops_line(drops))
 
 
 def _mount_eval() -> None:

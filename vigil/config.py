@@ -38,6 +38,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -54,6 +55,7 @@ from vigil.events.loop.config import (
     LoopPolicy,
     check_escalation,
 )
+from vigil.events.objectstore import ObjectStoreSettings, parse_media_url
 from vigil.events.rules import RULES
 from vigil.events.rules.params import RulesConfig
 from vigil.events.segments import RecordSettings
@@ -169,10 +171,45 @@ class StorageConfig(_Strict):
         None, ge=0, le=100, description="recordings: the same floor, as a share of the disk"
     )
 
+    media_url: str | None = Field(
+        None, description="s3://bucket/prefix: media go to this object store (staged locally)"
+    )
+    endpoint_url: str | None = Field(
+        None, description="the S3-compatible server (MinIO, Ceph); default: AWS"
+    )
+    region: str | None = Field(None, description="the store's region")
+    access_key: SecretStr | None = Field(None, description="default: boto3's credential chain")
+    secret_key: SecretStr | None = Field(None, description="write it as ${VAR}, never inline")
+    keep_local_hours: float = Field(
+        0.0, ge=0, le=24 * 3650, description="keep uploaded media on local disk this long"
+    )
+    media_serve: Literal["stream", "redirect"] = Field(
+        "stream", description="API: stream media from the store, or redirect to a signed URL"
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _relative_to_file(cls, value: Path, info: ValidationInfo) -> Path:
         return _from_file_folder(value, info)
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_media_url(value)  # ObjectStoreError is a ValueError: a validation error
+        return value
+
+    def object_store(self) -> ObjectStoreSettings | None:
+        """The object store's settings; None when media stay on local disk."""
+        if self.media_url is None:
+            return None
+        return ObjectStoreSettings(
+            media_url=self.media_url,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            access_key=None if self.access_key is None else self.access_key.get_secret_value(),
+            secret_key=None if self.secret_key is None else self.secret_key.get_secret_value(),
+        )
 
 
 class ModelsConfig(_Strict):

@@ -25,7 +25,8 @@ from rich.table import Table
 
 from vigil import VigilError
 from vigil.config import load_site_config
-from vigil.events.replay import export_range, parse_time, recorded_spans
+from vigil.events.objectstore import ObjectStore
+from vigil.events.replay import export_range, parse_time, read_uploaded_from, recorded_spans
 from vigil.events.seen import search_seen
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
@@ -46,6 +47,9 @@ def _open(config: Path | None, data: Path | None) -> tuple[RecordingIndex, Path]
     if url is None and not (data_dir / "vigil.db").exists():
         raise VigilError(f"no store in {data_dir} (no vigil.db): give --data or --config")
     store = EventStore(url) if url else EventStore.for_data_dir(data_dir)
+    settings = storage.object_store() if storage else None
+    if settings is not None:  # uploaded segments are read from the object store
+        read_uploaded_from(data_dir, ObjectStore(settings))
     return RecordingIndex(store), data_dir
 
 

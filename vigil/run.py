@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,14 +45,17 @@ from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
 from vigil.events.loop.worker import LoopWorker
+from vigil.events.objectstore import ObjectStore
 from vigil.events.recovery import recover
 from vigil.events.retention import DiskFloor, RetentionWorker
 from vigil.events.rules import Rule, build_rules
 from vigil.events.segments import recover_segments
+from vigil.events.store.drops import record_drop
 from vigil.events.store.leases import CameraLeases, WorkerInfo
 from vigil.events.store.recordings import RecordingIndex
 from vigil.events.store.store import EventStore
 from vigil.events.store.zones import ZoneStore
+from vigil.events.uploads import MediaUploader
 from vigil.events.zones import Zone
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
@@ -80,6 +84,9 @@ class RunSummary:
     changes_journaled: int = 0  # event changes that waited in the journal (store outages)
     changes_pending: int = 0  # still waiting at the end: stored by the next run
     changes_lost: int = 0  # refused by the journal's disk too
+    media_uploaded: int = 0  # files verified in the object store
+    media_pending: int = 0  # still staged at the end: uploaded by the next run
+    media_dropped: int = 0  # queued files gone before their upload
     # Per camera: analyses due that the busy service could not run (``late``), and per model
     # the frames it was skipped on by the gate (``model:still``, ``model:rate``).
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -147,6 +154,8 @@ class SiteRunner:
         self._running: dict[str, AnalysedCamera] = {}  # by id, those this worker runs now
         self._leaving: dict[str, _Leaving] = {}  # being stopped
         self._loop: LoopWorker | None = None
+        self.uploader: MediaUploader | None = None
+        self.upload_close_seconds = 30.0  # at shutdown, how long uploads may still be tried
         _set_torch_threads(site.inference.threads)
 
     def _with_saved_zones(self, plan, cards):
@@ -187,8 +196,13 @@ class SiteRunner:
         began = time.monotonic()
         self._listeners = [_log_state, *(listeners or [])]
         self._wakeup = wakeup = threading.Event()
-        self._writer = writer = LiveEvidenceWriter(self.store, self.data_dir, timer=self.timer)
-        self._recorder, retention = self._recording()
+        uploader = self._uploader()
+        on_media = None if uploader is None else uploader.enqueue
+        self._writer = writer = LiveEvidenceWriter(
+            self.store, self.data_dir, timer=self.timer, on_media=on_media
+        )
+        self._recorder, retention = self._recording(on_media)
+        self.uploader = uploader
         recorder = self._recorder
         self._service = service = InferenceService(
             [],
@@ -220,7 +234,7 @@ class SiteRunner:
             self._alerts.start()
         loop = self._loop_worker()
         writer.start()
-        for part in (recorder, retention):
+        for part in (recorder, retention, uploader):
             if part is not None:
                 part.start()
         supervisor.start()
@@ -241,6 +255,8 @@ class SiteRunner:
             zones.stop()
             cameras = [*self._running.values(), *(x.camera for x in self._leaving.values())]
             self._shutdown(service, supervisor, writer, cameras, recorder, retention)
+            if uploader is not None:
+                uploader.close(self.upload_close_seconds)
         return RunSummary(
             seconds=time.monotonic() - began,
             frames_analysed={c.id: c.analysed for c in self._cameras},
@@ -250,6 +266,9 @@ class SiteRunner:
             changes_journaled=writer.journaled_changes,
             changes_pending=writer.pending_changes,
             changes_lost=writer.lost_changes,
+            media_uploaded=0 if uploader is None else uploader.uploaded,
+            media_pending=0 if uploader is None else uploader.pending,
+            media_dropped=0 if uploader is None else uploader.dropped,
             skipped={c.id: skip_counts(c) for c in self._cameras},
         )
 
@@ -372,7 +391,22 @@ class SiteRunner:
         except SQLAlchemyError as exc:  # they expire at their TTL instead
             log.warning("lease: could not release %s: %s", ids or "the leases", _first_line(exc))
 
-    def _recording(self) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
+    def _uploader(self) -> MediaUploader | None:
+        """The upload queue of the site's media, when it has an object store."""
+        settings = self.site.storage.object_store()
+        if settings is None:
+            return None
+        keep = self.site.storage.keep_local_hours * 3600
+        return MediaUploader(
+            ObjectStore(settings),
+            self.data_dir,
+            keep_local_seconds=keep,
+            on_drop=lambda path, reason: record_drop(self.store, path, reason),
+        )
+
+    def _recording(
+        self, on_segment: Callable[[Path], object] | None = None
+    ) -> tuple[ContinuousRecorder | None, RetentionWorker | None]:
         """The recorder and retention (cameras join as they are taken), when any camera of
         the site has ``record.enabled``; else None."""
         if not any(self.site.record_of(c).enabled for c, _, _ in self._plans):
@@ -381,8 +415,17 @@ class SiteRunner:
         self._policies: dict = {}
         storage = self.site.storage
         floor = DiskFloor(storage.min_free_gb, storage.min_free_percent)
-        recorder = ContinuousRecorder(self._index, self.data_dir)
-        return recorder, RetentionWorker(self._index, self.data_dir, self._policies, floor)
+        recorder = ContinuousRecorder(self._index, self.data_dir, on_segment=on_segment)
+        settings = storage.object_store()
+        objects = None if settings is None else ObjectStore(settings)
+        return recorder, RetentionWorker(
+            self._index,
+            self.data_dir,
+            self._policies,
+            floor,
+            objects=objects,
+            keep_local_hours=storage.keep_local_hours,
+        )
 
     def _recover_segments(self, ids: list[str]) -> None:
         recorded = [c.id for c, _, _ in self._plans if c.id in ids and self._records(c)]

@@ -66,7 +66,22 @@ class Service:
 
         policy = self.site.loop_policy() if self.site else None
         zones = self.site.site_zones() if self.site else None
-        return create_app(store, self.data_dir, self.api, self.alerts, policy, zones)
+        settings = self.storage.object_store()
+        media = None
+        if settings is not None:
+            from vigil.api.media import MediaSource
+            from vigil.events.objectstore import ObjectStore
+            from vigil.events.uploads import MediaUploader
+
+            objects = ObjectStore(settings)
+            uploader = MediaUploader(  # hazard photos; the workers upload their own media
+                objects,
+                self.data_dir,
+                keep_local_seconds=self.storage.keep_local_hours * 3600,
+                sweep_on_start=False,
+            )
+            media = MediaSource(objects, self.storage.media_serve, uploader)
+        return create_app(store, self.data_dir, self.api, self.alerts, policy, zones, media=media)
 
     def open_store(self) -> EventStore:
         from vigil.events.store import EventStore

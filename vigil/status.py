@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from vigil.config import ConfigError
+from vigil.events.store.drops import DropCounts, drop_counts
 from vigil.events.store.leases import CameraLease, WorkerRecord, camera_leases, workers
 from vigil.events.store.store import EventStore
 from vigil.streams.health import CameraState, HealthSnapshot, is_stale
@@ -67,6 +68,30 @@ def read_health(url: str) -> list[HealthSnapshot]:
         raise
     finally:
         store.dispose()
+
+
+def read_drops(url: str) -> DropCounts | None:
+    """The media lost so far (every worker); None when the database cannot say."""
+    store = EventStore(url, auto_migrate=False)
+    try:
+        return drop_counts(store)
+    except DBAPIError:  # a database older than the media_drops table
+        return None
+    finally:
+        store.dispose()
+
+
+def drops_line(drops: DropCounts) -> str:
+    """One line for `vigil status`.
+
+    >>> drops_line(DropCounts(3, 0, 1))
+    'media dropped: 3 recording segments for disk space, 0 uploads lost, 1 events missing evidence'
+    """
+    return (
+        f"media dropped: {drops.segments_for_disk} recording segments for disk space, "
+        f"{drops.uploads_lost} uploads lost, {drops.events_missing_evidence} events missing "
+        "evidence"
+    )
 
 
 def _ago(epoch: float | None, now: float, style: str = "ago") -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi.responses import FileResponse, Response
 
 from vigil.events.evidence import latest_frame_path
 from vigil.streams.health import is_stale
 
 from ..accounts import CAMERA_ID_PATTERN
 from ..deps import Authenticated, Svc
-from ..media import media_file
+from ..media import media_file, serve_media
 from ..queries import EventFilter
 from ..schemas import CameraOut, Problem
 
@@ -57,7 +57,9 @@ def get_camera(camera_id: CameraIdPath, svc: Svc, principal: Authenticated) -> C
         404: {"model": Problem, "description": "no picture yet (or not one of your cameras)"},
     },
 )
-def camera_snapshot(camera_id: CameraIdPath, svc: Svc, principal: Authenticated) -> FileResponse:
+def camera_snapshot(
+    request: Request, camera_id: CameraIdPath, svc: Svc, principal: Authenticated
+) -> Response:
     """The snapshot of the camera's newest event that has one: what the console's camera
     tiles show (the worker stores no frames between events)."""
     record = None
@@ -65,15 +67,15 @@ def camera_snapshot(camera_id: CameraIdPath, svc: Svc, principal: Authenticated)
         record = svc.queries.latest_snapshot(
             EventFilter(cameras=[camera_id], allowed=principal.cameras)
         )
-    path = media_file(svc.media_root, record.snapshot_path) if record else None
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no picture of camera {camera_id} yet")
-    return FileResponse(
-        path,
-        media_type="image/jpeg",
-        headers={"Cache-Control": "private, no-cache", "X-Vigil-Event": record.id},
-        content_disposition_type="inline",
+    missing = f"no picture of camera {camera_id} yet"
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
+    response = serve_media(
+        request, svc.media_root, svc.objects, record.snapshot_path, "image/jpeg", missing
     )
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Vigil-Event"] = record.id
+    return response
 
 
 @router.head("/{camera_id}/frame", include_in_schema=False)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi.responses import FileResponse, Response
 from pydantic import StringConstraints
 
 from vigil.events.store import EventRecord, LifecycleState, WorkflowStatus
 
 from ..accounts import CAMERA_ID_PATTERN
 from ..deps import Authenticated, Principal, Svc
-from ..media import media_file
+from ..media import serve_media
 from ..queries import UNASSIGNED, EventFilter
 from ..schemas import EventDetail, EventOut, EventPageOut, Problem
 
@@ -143,19 +143,12 @@ def get_event(event_id: EventId, svc: Svc, principal: Authenticated) -> EventDet
 
 
 def _media(
-    svc: Svc, principal: Principal, event_id: str, kind: str, media_type: str
-) -> FileResponse:
+    request: Request, svc: Svc, principal: Principal, event_id: str, kind: str, media_type: str
+) -> Response:
     record = visible_event(svc, principal, event_id)
     stored = record.snapshot_path if kind == "snapshot" else record.clip_path
-    path = media_file(svc.media_root, stored)
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"event {event_id} has no {kind} to serve")
-    return FileResponse(
-        path,
-        media_type=media_type,
-        headers={"Cache-Control": "private, max-age=3600"},
-        content_disposition_type="inline",
-    )
+    missing = f"event {event_id} has no {kind} to serve"
+    return serve_media(request, svc.media_root, svc.objects, stored, media_type, missing)
 
 
 @router.head("/{event_id}/snapshot", include_in_schema=False)
@@ -165,9 +158,9 @@ def _media(
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG"}, **NOT_FOUND},
 )
-def snapshot(event_id: EventId, svc: Svc, principal: Authenticated) -> FileResponse:
+def snapshot(request: Request, event_id: EventId, svc: Svc, principal: Authenticated) -> Response:
     """The annotated JPEG at peak confidence."""
-    return _media(svc, principal, event_id, "snapshot", "image/jpeg")
+    return _media(request, svc, principal, event_id, "snapshot", "image/jpeg")
 
 
 @router.head("/{event_id}/clip", include_in_schema=False)
@@ -182,6 +175,6 @@ def snapshot(event_id: EventId, svc: Svc, principal: Authenticated) -> FileRespo
         **NOT_FOUND,
     },
 )
-def clip(event_id: EventId, svc: Svc, principal: Authenticated) -> FileResponse:
+def clip(request: Request, event_id: EventId, svc: Svc, principal: Authenticated) -> Response:
     """The H.264 MP4 clip; send ``Range: bytes=a-b`` to seek (206 Partial Content)."""
-    return _media(svc, principal, event_id, "clip", "video/mp4")
+    return _media(request, svc, principal, event_id, "clip", "video/mp4")

@@ -9,8 +9,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from vigil.events.store.drops import drop_counts
+
 from ..deps import Principal, Svc, every_camera
-from ..schemas import HealthOut
+from ..schemas import HealthOut, MediaDropsOut
 
 router = APIRouter(tags=["system"])
 
@@ -23,14 +25,15 @@ router = APIRouter(tags=["system"])
     responses={503: {"model": HealthOut, "description": "the database cannot be reached"}},
 )
 def healthz(svc: Svc, response: Response) -> HealthOut:
-    """200 when the database answers, 503 when it does not."""
+    """200 when the database answers, 503 when it does not; with the media lost so far."""
     try:
         with svc.store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            drops = MediaDropsOut(**drop_counts(svc.store).as_dict())
     except SQLAlchemyError:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return HealthOut(status="unavailable", database="unreachable")
-    return HealthOut(status="ok", database="ok")
+    return HealthOut(status="ok", database="ok", media_drops=drops)
 
 
 @router.get(

@@ -24,7 +24,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
 from vigil.events.loop.store import LoopStore, Photo
@@ -34,7 +34,7 @@ from vigil.events.store.workflow import InvalidTransition, needs_reason
 
 from ..deps import Authenticated, Principal, Svc
 from ..loop_schemas import AssignmentOut, MoveIn, PhotoOut, WorkflowOut
-from ..media import media_file
+from ..media import serve_media
 from ..photos import NotAnImage, save_photo
 from ..schemas import Problem
 from .events import EventId, epoch, visible_event
@@ -291,6 +291,8 @@ def stored_photo(svc: Svc, data: bytes, event_id: str, kind: str, who: str) -> P
         saved = save_photo(svc.media_root, data, photo_id)
     except NotAnImage as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    if svc.objects is not None and svc.objects.uploader is not None:
+        svc.objects.uploader.enqueue(saved.path)  # to the object store, off this request
     return Photo(
         id=photo_id,
         event_id=event_id,
@@ -339,17 +341,21 @@ async def upload_photo(
         404: {"model": Problem, "description": "no such photo (or not one of your cameras)"},
     },
 )
-def get_photo(photo_id: PhotoId, svc: Svc, principal: Authenticated, loop: Loop) -> FileResponse:
+def get_photo(
+    request: Request, photo_id: PhotoId, svc: Svc, principal: Authenticated, loop: Loop
+) -> Response:
     """The stored JPEG of an 'after' photo or a reported hazard's photo."""
     photo = loop.photo(photo_id)
     event = None if photo is None else svc.store.get_event(photo.event_id)
-    path = None
-    if photo is not None and event is not None and principal.can_see(event.camera):
-        path = media_file(svc.media_root, FilePath(photo.path))
-    if path is None:
+    if photo is None or event is None or not principal.can_see(event.camera):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no photo {photo_id}")
-    return FileResponse(
-        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    return serve_media(
+        request,
+        svc.media_root,
+        svc.objects,
+        FilePath(photo.path),
+        "image/jpeg",
+        f"no photo {photo_id}",
     )
 
 

@@ -147,6 +147,31 @@ class Journal:
                 self._truncate()
         return done
 
+    def drain(self, apply: Callable[[Entry], object]) -> int:
+        """:meth:`replay` without holding the journal while ``apply`` runs, so appends from
+        other threads never wait on a slow ``apply`` (an upload). Only one thread may drain.
+
+        Entries appended meanwhile are taken in the same pass; the file is emptied only when
+        nothing new arrived after the last entry taken.
+        """
+        done = 0
+        while True:
+            batch = list(self.entries())
+            if not batch:
+                break
+            for end, entry in batch:
+                apply(entry)  # raises: the entry stays first in line
+                with self._lock:
+                    self._offset = end
+                    self._pending = max(0, self._pending - 1)
+                done += 1
+        with self._lock:
+            if self._file is not None and os.fstat(self._file.fileno()).st_size <= self._offset:
+                self._pending = 0
+                if self._offset:
+                    self._truncate()
+        return done
+
     def close(self) -> None:
         """Release the journal; the file is removed when nothing waits in it."""
         with self._lock:
@@ -213,10 +238,10 @@ class Journal:
             )
 
 
-def worker_journal(data_dir: Path) -> Journal:
-    """A new journal for this process: ``<data_dir>/journal/<host>-<pid>-<start>.jsonl``."""
+def worker_journal(data_dir: Path, folder: str = JOURNAL_DIR) -> Journal:
+    """A new journal for this process: ``<data_dir>/<folder>/<host>-<pid>-<start>.jsonl``."""
     name = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}{SUFFIX}"
-    return Journal(Path(data_dir) / JOURNAL_DIR / name)
+    return Journal(Path(data_dir) / folder / name)
 
 
 def orphaned_journals(directory: Path) -> Iterator[Journal]:

@@ -65,3 +65,18 @@ class SeenFrameRow(Base):
     detections: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index(None, "camera", "wall"),)
+
+
+class MediaDropRow(Base):
+    """One media file lost before it reached the object store, and why. Never updated."""
+
+    __tablename__ = "media_drops"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    at: Mapped[float]
+    camera: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # snapshot, clip, photo, segment
+    reason: Mapped[str] = mapped_column(String(32))  # "gone" (deleted before its upload)
+
+    __table_args__ = (Index(None, "at"),)

@@ -71,7 +71,14 @@ def test_every_route_but_healthz_and_login_needs_auth(api) -> None:
             assert r.status_code == 401, path
             assert r.json()["detail"] and r.headers["www-authenticate"] == "Bearer"
         assert anon.post(f"{API}/users", json={}).status_code == 401
-        assert anon.get("/healthz").json() == {"status": "ok", "database": "ok"}
+        drops = dict.fromkeys(
+            ("segments_dropped_for_disk", "uploads_lost", "events_missing_evidence"), 0
+        )
+        assert anon.get("/healthz").json() == {
+            "status": "ok",
+            "database": "ok",
+            "media_drops": drops,
+        }
         for bad in ("Bearer vgl_not-a-token", "Basic cm9vdDpwdw==", "Bearer"):
             assert anon.get(f"{API}/events", headers={"Authorization": bad}).status_code == 401
 
@@ -640,6 +647,7 @@ def test_a_database_that_cannot_be_reached_is_a_503_not_a_500(tmp_path: Path) ->
             assert health.status_code == 503 and health.json() == {
                 "status": "unavailable",
                 "database": "unreachable",
+                "media_drops": None,
             }
             events = c.get(f"{API}/events", headers={"Authorization": "Bearer vgl_x"})
             assert events.status_code == 503 and events.headers["retry-after"] == "5"
