@@ -32,6 +32,7 @@ from pathlib import Path
 
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
+from vigil.detector.detector import set_inference_threads
 from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
@@ -111,7 +112,8 @@ class SiteRunner:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._cameras: list[AnalysedCamera] = []
         self._loop: LoopWorker | None = None
-        _set_torch_threads(site.inference.threads)
+        # One inference thread uses this many cores; the rest decode and write evidence.
+        set_inference_threads(site.inference.threads)
 
     def analysed_counts(self) -> dict[str, int]:
         """Frames analysed so far per camera (while :meth:`run` runs)."""
@@ -299,13 +301,6 @@ def _zones_of(camera: CameraConfig) -> list[Zone]:
         for zone in getattr(params, "zones", None) or ():
             zones.setdefault(zone.name, zone)
     return list(zones.values())
-
-
-def _set_torch_threads(threads: int) -> None:
-    """One inference thread uses ``threads`` cores; the rest decode and write evidence."""
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _log_state(camera: str, state: CameraState, error: str | None) -> None:
