@@ -71,8 +71,11 @@ class ModelCard(BaseModel):
         "export is missing, with one log line; see detector/exported.py); crop_classifier: "
         "classifies the person boxes of the card named in 'people' (detector/crop_classifier.py)",
     )
-    precision: Literal["fp32", "int8"] = Field(
-        "fp32", description="openvino: which export to run (int8: quantised with NNCF)"
+    precision: Literal["fp32", "bf16", "int8"] = Field(
+        "fp32",
+        description="openvino: fp32 runs the float export in float32; bf16 runs the same export "
+        "in bfloat16 where the CPU has it (AVX512-BF16, AMX), float32 elsewhere; int8 runs the "
+        "export quantised by NNCF (`--int8`)",
     )
     calibration: str | None = Field(
         None,

@@ -107,6 +107,9 @@ def export_card(
         args = {"format": "openvino", "imgsz": imgsz, "dynamic": True, "device": "cpu"}
         info = {"card": card.name, "weights": str(card.resolve_weights())}
         if precision == "int8":
+            import nncf
+
+            nncf.set_log_level(logging.WARNING)  # its INFO lines go to stdout, one per layer
             args |= {"int8": True, "data": str(_calibration_set(stage, images, model.names))}
             args |= {"batch": 1}
             info |= {"calibration": str(calibration), "calibration_images": len(images)}

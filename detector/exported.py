@@ -32,6 +32,9 @@ IOU = 0.7  # ultralytics' predict default
 MAX_DET = 300
 MAX_WH = 7680  # class offset for class-aware NMS, as in ultralytics
 EXPORT_INFO = "vigil-export.json"
+# A card's precision -> OpenVINO's inference precision for the float parts (int8: its default,
+# bf16 where the CPU has it, for the few layers NNCF leaves in float).
+INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 
 
 class ExportMissing(VigilError):
@@ -57,6 +60,7 @@ def export_dir(card: ModelCard, precision: str | None = None, imgsz: int | None 
     'site_ppe_yolov8s-78d9a83ab622-openvino-int8-416'
     """
     precision = precision or card.precision
+    precision = "fp32" if precision == "bf16" else precision  # one export, run two ways
     imgsz = imgsz or card.imgsz
     stem = Path(card.weights.path or card.weights.resource or card.name).stem
     return cache_root() / f"{stem}-{weights_version(card)}-openvino-{precision}-{imgsz}"
@@ -250,6 +254,9 @@ class OpenVinoDetector(CardDetector):
         if request is not None:
             return request
         config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+        # OpenVINO runs float models in bf16 by default where the CPU has it: say which.
+        if self.card.precision in INFERENCE_PRECISION:
+            config["INFERENCE_PRECISION_HINT"] = INFERENCE_PRECISION[self.card.precision]
         if self._threads:
             config["INFERENCE_NUM_THREADS"] = self._threads
         try:
