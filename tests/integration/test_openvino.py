@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 import supervision as sv
+import yaml
 from typer.testing import CliRunner
 from ultralytics.utils import ASSETS
 
@@ -124,6 +125,47 @@ def test_a_worker_on_exports_never_imports_torch(exported: Path, pytorch: Detect
     assert result["runtime"] == "OpenVinoDetector"
     assert result["loaded"] == []
     assert result["labels"] == sorted(pytorch(_image("bus.jpg")).data["label"])
+
+
+DETECT = """
+import json, sys
+from typer.testing import CliRunner
+from vigil.cli import app
+done = CliRunner().invoke(app, ["detect", *sys.argv[1:], "--json"])
+assert done.exit_code == 0, done.output
+events = [json.loads(line) for line in done.stdout.splitlines()]
+print(json.dumps({"rules": sorted({e["rule"] for e in events}),
+                  "loaded": sorted(m for m in ("torch", "ultralytics") if m in sys.modules)}))
+"""
+
+
+def test_vigil_detect_on_exports_never_imports_torch(
+    exported: Path, card: ModelCard, videos: Path, tmp_path: Path
+) -> None:
+    """The whole worker path (decode, model, tracking, rules, evidence, store) on a real clip
+    with bare heads, its only model an exported card."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    weights = str(load_cards()[CARD].resolve_weights())
+    (cards / "site_ppe.yaml").write_text(
+        yaml.safe_dump(card.model_dump(mode="json") | {"weights": {"path": weights}})
+    )
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        yaml.safe_dump({"models": {"card_dirs": [str(cards)]}, "rules": {"no_helmet": {}}})
+    )
+    clip = videos / "workers_no_hardhat_slideshow_01.mp4"
+    env = {**os.environ, "VIGIL_CACHE_DIR": str(exported.parents[1]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", DETECT, str(clip), "-c", str(config), "--data", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result == {"rules": ["no_helmet"], "loaded": []}
 
 
 def _fallback_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
