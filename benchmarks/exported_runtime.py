@@ -1,13 +1,14 @@
 """What an OpenVINO export saves: CPU per frame, and a worker's memory without PyTorch.
 
-speed: one card run by PyTorch (ultralytics), by its OpenVINO FP32 export and by its INT8
-export, one thread each (torch.set_num_threads / OpenVINO's INFERENCE_NUM_THREADS), on frames
+speed: one card run by PyTorch (ultralytics), by its OpenVINO FP32 export (in float32 and in
+bfloat16) and by its INT8 export, one thread each (torch.set_num_threads / OpenVINO's INFERENCE_NUM_THREADS), on frames
 of the ten shared videos (3 per video, their own sizes), at the card's imgsz: CPU ms per frame
 (process time, whole detector call: letterbox, inference, decode, NMS, thresholds), median
 over the frames after a warm-up pass, best of ``--repeat`` passes.
 
-rss: for each runtime, a fresh process imports vigil, loads the card and detects on one frame;
-it reports its peak RSS (ru_maxrss), its RSS after, and whether torch got imported.
+rss: for each runtime, a fresh process imports vigil, loads the card (or several: --card
+a,b,c, as a worker running them) and detects on one frame with each; it reports its peak RSS
+(VmHWM), its RSS after, and whether torch got imported.
 
 Make the exports first (`vigil models export NAME` and `--int8`). Example:
 
@@ -34,20 +35,24 @@ VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 RUNTIMES = ("pytorch", "openvino-fp32", "openvino-bf16", "openvino-int8")
 
 CHILD = """
-import json, resource, sys, cv2
+import json, sys, cv2
 from vigil.detector.cards import load_cards
 from vigil.detector.detector import load_detector, set_inference_threads
-name, runtime, image = sys.argv[1:4]
-card = load_cards()[name]
-if runtime != "pytorch":
-    card = card.model_copy(update={"runtime": "openvino", "precision": runtime.split("-")[1]})
+names, runtime, image = sys.argv[1:4]
 set_inference_threads(1)
-detector = load_detector(card)
-detector(cv2.imread(image))
-rss = int(open("/proc/self/statm").read().split()[1]) * 4096
+for name in names.split(","):
+    card = load_cards()[name]
+    if runtime != "pytorch":
+        update = {"runtime": "openvino", "precision": runtime.split("-")[1]}
+        card = card.model_copy(update=update)
+    detector = load_detector(card)
+    detector(cv2.imread(image))
+# VmHWM, not ru_maxrss: Linux carries the parent's peak over exec into ru_maxrss.
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+mb = {k: round(int(status[k].split()[0]) / 1024) for k in ("VmHWM", "VmRSS")}
 print(json.dumps({"runtime": runtime, "class": type(detector).__name__,
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                  "rss_mb": round(rss / 2**20), "torch_imported": "torch" in sys.modules}))
+                  "peak_rss_mb": mb["VmHWM"], "rss_mb": mb["VmRSS"],
+                  "torch_imported": "torch" in sys.modules}))
 """
 
 
@@ -135,14 +140,14 @@ def rss(name: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--card", default="site_ppe")
+    parser.add_argument("--card", default="site_ppe", help="speed: one card; rss: a,b,c too")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the frames")
     parser.add_argument("--only", choices=["speed", "rss"], help="one of the two measurements")
     args = parser.parse_args()
     if args.only != "rss":
         speed(args.card, args.repeat)
     if args.only != "speed":
-        print(f"{args.card}: one process per runtime, one frame (bus.jpg)")
+        print(f"{args.card}: one process per runtime, loads the card(s), one frame (bus.jpg)")
         rss(args.card)
 
 
