@@ -222,9 +222,9 @@ class OpenVinoDetector(CardDetector):
         self._core = ov.Core()
         try:
             self._xml = xml
-            self._model = self._core.read_model(xml)
-            rank = self._model.input(0).get_partial_shape().rank.get_length()
-            classes = self._model.output(0).get_partial_shape()[1].get_length()
+            model = self._core.read_model(xml)  # checks the weights file's size too
+            rank = model.input(0).get_partial_shape().rank.get_length()
+            classes = model.output(0).get_partial_shape()[1].get_length()
         except RuntimeError as exc:
             raise ExportMissing(f"export at {folder} cannot be read ({_first_line(exc)})") from None
         if rank != 4 or classes != 4 + len(self.names):
@@ -235,7 +235,10 @@ class OpenVinoDetector(CardDetector):
         self._lock = threading.Lock()
         self._threads = inference_threads()
         self._requests: dict[tuple[int, int], object] = {}
-        self._request((self.imgsz, self.imgsz))  # fails now, not at the first frame
+        # Compiled now so that a bad export fails at load (and falls back), not at a frame;
+        # dropped when the first frame of another shape comes (a copy of the weights each).
+        self._probe: tuple[int, int] | None = (self.imgsz, self.imgsz)
+        self._request(self._probe)
 
     @classmethod
     def load(cls, card: ModelCard) -> OpenVinoDetector:
@@ -253,6 +256,9 @@ class OpenVinoDetector(CardDetector):
         request = self._requests.get(hw)
         if request is not None:
             return request
+        if self._probe is not None and hw != self._probe:  # a real frame, of another shape
+            self._requests.pop(self._probe, None)
+            self._probe = None
         config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
         # OpenVINO runs float models in bf16 by default where the CPU has it: say which.
         if self.card.precision in INFERENCE_PRECISION:
@@ -279,7 +285,10 @@ class OpenVinoDetector(CardDetector):
         for image in images:
             tensor, fit = letterbox(image, size, self.stride)
             with self._lock:
-                output = self._request(tensor.shape[2:]).infer({0: tensor})[0]
+                hw = tensor.shape[2:]
+                if hw == self._probe:
+                    self._probe = None  # frames of the probe's shape: keep it
+                output = self._request(hw).infer({0: tensor})[0]
             out.append(decode(output, conf, fit, image.shape[:2], self.card.agnostic_nms))
         return out
 
