@@ -227,7 +227,7 @@ def test_export_errors_are_one_line(cache: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["models", "export", "nope"])
     assert result.exit_code == 2 and "no model card named 'nope'" in result.output
-    result = runner.invoke(app, ["models", "export", "fall", "--int8"])
+    result = runner.invoke(app, ["models", "export", "helmet", "--int8"])  # no calibration:
     assert result.exit_code == 2
     assert "names no calibration images; give --calib FOLDER" in result.output
     result = runner.invoke(app, ["models", "export", CARD, "--int8", "--calib", "/nowhere"])
