@@ -1,10 +1,11 @@
 """What an OpenVINO export saves: CPU per frame, and a worker's memory without PyTorch.
 
 speed: one card run by PyTorch (ultralytics), by its OpenVINO FP32 export (in float32 and in
-bfloat16) and by its INT8 export, one thread each (torch.set_num_threads / OpenVINO's INFERENCE_NUM_THREADS), on frames
-of the ten shared videos (3 per video, their own sizes), at the card's imgsz: CPU ms per frame
-(process time, whole detector call: letterbox, inference, decode, NMS, thresholds), median
-over the frames after a warm-up pass, best of ``--repeat`` passes.
+bfloat16) and by its INT8 export, one thread each (torch.set_num_threads, OpenVINO's
+INFERENCE_NUM_THREADS), on frames of the ten shared videos (3 per video, their own sizes), at
+the card's imgsz: CPU ms per frame (process time, whole detector call: letterbox, inference,
+decode, NMS, thresholds), median over the frames after a warm-up pass, best of ``--repeat``
+passes.
 
 rss: for each runtime, a fresh process imports vigil, loads the card (or several: --card
 a,b,c, as a worker running them) and detects on one frame with each; it reports its peak RSS
