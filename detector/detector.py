@@ -1,8 +1,9 @@
 """A loaded model behind its card: images in, ``sv.Detections`` with canonical labels out.
 
 :class:`Detector` is what the pipeline needs of a model; :func:`load_detector` gives the one a
-card's ``runtime`` names (:class:`YoloDetector`, or a crop classifier). Anything with the same
-members stands in for one (the eval replay, test doubles).
+card's ``runtime`` names (:class:`YoloDetector`; ``OpenVinoDetector`` in detector/exported.py,
+or YoloDetector with one log line when its export is missing; or a crop classifier). Anything
+with the same members stands in for one (the eval replay, test doubles).
 """
 
 from __future__ import annotations
