@@ -64,10 +64,24 @@ class ModelCard(BaseModel):
     name: str
     description: str = ""
     weights: WeightsSource
-    runtime: Literal["ultralytics", "crop_classifier"] = Field(
+    runtime: Literal["ultralytics", "openvino", "crop_classifier"] = Field(
         "ultralytics",
-        description="ultralytics: a YOLO detector; crop_classifier: classifies the person boxes "
-        "of the card named in 'people' (see detector/crop_classifier.py)",
+        description="ultralytics: a YOLO detector run by PyTorch; openvino: the same detector "
+        "exported by `vigil models export` and run by OpenVINO without PyTorch (PyTorch if the "
+        "export is missing, with one log line; see detector/exported.py); crop_classifier: "
+        "classifies the person boxes of the card named in 'people' (detector/crop_classifier.py)",
+    )
+    precision: Literal["fp32", "bf16", "int8"] = Field(
+        "fp32",
+        description="openvino: fp32 runs the float export in float32; bf16 runs the same export "
+        "in bfloat16 where the CPU has it (AVX512-BF16, AMX), float32 elsewhere; int8 runs the "
+        "export quantised by NNCF (`--int8`)",
+    )
+    calibration: str | None = Field(
+        None,
+        description="images an INT8 export is calibrated on (a YOLO set's images/ folder or a "
+        "folder of images), relative to the shared data folder that `vigil models export "
+        "--data` names; a set the model was trained on, not one it is measured on",
     )
     people: str | None = Field(
         None, description="crop_classifier: the card whose person boxes are classified"

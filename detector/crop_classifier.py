@@ -110,7 +110,8 @@ class CropClassifierDetector:
         cards = load_cards(folders)
         if card.people not in cards:
             raise CardError(f"model {card.name!r}: people card {card.people!r} not found")
-        people = load_detector(cards[card.people])
+        # The classifier reads the people model's PyTorch backbone, whatever its card runs on.
+        people = load_detector(cards[card.people].model_copy(update={"runtime": "ultralytics"}))
         if not isinstance(people, YoloDetector):
             raise CardError(f"model {card.name!r}: people card {card.people!r} is not a YOLO model")
         path = card.resolve_weights()

@@ -1,12 +1,15 @@
 """A loaded model behind its card: images in, ``sv.Detections`` with canonical labels out.
 
 :class:`Detector` is what the pipeline needs of a model; :func:`load_detector` gives the one a
-card's ``runtime`` names (:class:`YoloDetector`, or a crop classifier). Anything with the same
-members stands in for one (the eval replay, test doubles).
+card's ``runtime`` names (:class:`YoloDetector`; ``OpenVinoDetector`` in detector/exported.py,
+or YoloDetector with one log line when its export is missing; or a crop classifier). Anything
+with the same members stands in for one (the eval replay, test doubles).
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -14,6 +17,8 @@ import supervision as sv
 
 from vigil.detector.cards import ModelCard
 from vigil.detector.labels import IGNORE
+
+log = logging.getLogger(__name__)
 
 
 def empty_detections() -> sv.Detections:
@@ -88,12 +93,98 @@ def _load(card: ModelCard) -> Detector:
         from vigil.detector.crop_classifier import CropClassifierDetector
 
         return CropClassifierDetector.load(card)
+    if card.runtime == "openvino":
+        from vigil.detector.exported import ExportMissing, OpenVinoDetector
+
+        try:
+            return OpenVinoDetector.load(card)
+        except ExportMissing as exc:
+            log.warning(
+                "model %r: runtime openvino: %s; running it with PyTorch instead "
+                "(make the export: vigil models export %s%s)",
+                card.name,
+                exc,
+                card.name,
+                " --int8" if card.precision == "int8" else "",
+            )
     from vigil.detector.compat import load_yolo
 
-    return YoloDetector(card, load_yolo(card))
+    detector = YoloDetector(card, load_yolo(card))
+    _apply_torch_threads()
+    return detector
 
 
-class YoloDetector:
+_threads: int | None = None
+
+
+def inference_threads() -> int | None:
+    """The cores one inference may use, as :func:`set_inference_threads` last set it."""
+    return _threads
+
+
+def set_inference_threads(threads: int) -> None:
+    """Let each model inference use ``threads`` cores, in every runtime: PyTorch (only if it
+    is loaded or gets loaded: a worker running exported models alone never imports it) and
+    OpenVINO (models loaded already are recompiled)."""
+    global _threads
+    _threads = threads
+    _apply_torch_threads()
+    for detector in _loaded.values():
+        retune = getattr(detector, "set_threads", None)
+        if retune is not None:
+            retune(threads)
+
+
+def _apply_torch_threads() -> None:
+    torch = sys.modules.get("torch")  # never imported here: only if a model needed it
+    if _threads is not None and torch is not None:
+        torch.set_num_threads(_threads)
+
+
+class CardDetector:
+    """What every YOLO-style runtime shares: model classes mapped to canonical labels, the
+    card's per-label thresholds applied. A runtime gives ``names`` (class id -> model class)
+    and :meth:`raw`."""
+
+    card: ModelCard
+    names: dict[int, str]
+
+    def __init__(self, card: ModelCard, names: dict[int, str]) -> None:
+        self.card = card
+        self.names = names
+        self._labels = class_labels(card, names)
+        thresholds = [card.threshold(label) for label in card.labels]
+        self._floor = min(thresholds or [card.default_threshold])
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def raw(
+        self, images: list[np.ndarray], conf: float, imgsz: int | None = None
+    ) -> list[sv.Detections]:
+        """Each image's boxes with the model's class ids, all classes, scores >= ``conf``."""
+        raise NotImplementedError
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        return self.batch([image])[0]
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        """Detections for several images (e.g. one frame per camera)."""
+        if not images:
+            return []
+        return [self.to_canonical(d) for d in self.raw(images, self._floor)]
+
+    def to_canonical(self, detections: sv.Detections) -> sv.Detections:
+        """Map model classes to canonical labels, then apply the per-label thresholds."""
+        labelled = with_labels(detections, self._labels)
+        thresholds = np.array([self.card.threshold(lb) for lb in labelled.data["label"]])
+        kept = labelled[labelled.confidence >= thresholds] if len(labelled) else labelled
+        kept.data["model"] = np.full(len(kept), self.card.name, dtype=object)
+        return kept
+
+
+class YoloDetector(CardDetector):
     """Runs one model card on BGR images.
 
     Each box gets ``data["label"]`` (canonical label from the card's class map) and
@@ -111,37 +202,21 @@ class YoloDetector:
     """
 
     def __init__(self, card: ModelCard, model) -> None:
-        self.card = card
+        super().__init__(card, model.names)
         self.model = model
-        self._labels = class_labels(card, model.names)
-        thresholds = [card.threshold(label) for label in card.labels]
-        self._floor = min(thresholds or [card.default_threshold])
 
-    @property
-    def name(self) -> str:
-        return self.card.name
-
-    def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.batch([image])[0]
-
-    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
-        """Detections for several images in one predict call (e.g. one frame per camera)."""
+    def raw(
+        self, images: list[np.ndarray], conf: float, imgsz: int | None = None
+    ) -> list[sv.Detections]:
+        """One ultralytics predict call for all ``images``."""
         if not images:
             return []
         results = self.model.predict(
             images,
-            imgsz=self.card.imgsz,
-            conf=self._floor,
+            imgsz=imgsz or self.card.imgsz,
+            conf=conf,
             agnostic_nms=self.card.agnostic_nms,
             device="cpu",
             verbose=False,
         )
-        return [self.to_canonical(sv.Detections.from_ultralytics(r)) for r in results]
-
-    def to_canonical(self, detections: sv.Detections) -> sv.Detections:
-        """Map model classes to canonical labels, then apply the per-label thresholds."""
-        labelled = with_labels(detections, self._labels)
-        thresholds = np.array([self.card.threshold(lb) for lb in labelled.data["label"]])
-        kept = labelled[labelled.confidence >= thresholds] if len(labelled) else labelled
-        kept.data["model"] = np.full(len(kept), self.card.name, dtype=object)
-        return kept
+        return [sv.Detections.from_ultralytics(r) for r in results]

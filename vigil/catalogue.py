@@ -41,6 +41,7 @@ class CardRow:
     supersedes: list[str]
     superseded_by: list[str]
     runtime: str
+    export: str | None  # runtime openvino: its export folder, or why it runs on PyTorch
     licence: str
     weights: str | None
     weights_error: str | None
@@ -117,11 +118,25 @@ def _row(
             other.name for other in cards.values() if card.name in other.supersedes
         ),
         runtime=card.runtime,
+        export=_export_state(card) if card.runtime == "openvino" else None,
         licence=card.licence,
         weights=weights,
         weights_error=problem,
         card=str(card.card_path) if card.card_path else None,
     )
+
+
+def _export_state(card: ModelCard) -> str:
+    """The export folder the card runs, or what is wrong and so why it runs on PyTorch."""
+    from vigil.detector.exported import ExportMissing, export_dir, read_export
+
+    folder = export_dir(card)
+    try:
+        read_export(folder)
+    except ExportMissing as exc:
+        flag = " --int8" if card.precision == "int8" else ""
+        return f"missing, runs on PyTorch: {exc} (vigil models export {card.name}{flag})"
+    return str(folder)
 
 
 def cards_table(rows: list[CardRow]) -> Table:
@@ -138,7 +153,8 @@ def cards_table(rows: list[CardRow]) -> Table:
             ", ".join(row.rules) or "—",
             ", ".join(row.supersedes),
             ", ".join(row.superseded_by),
-            row.weights or "[red]missing[/]",
+            (row.weights or "[red]missing[/]")
+            + (f" ({row.runtime} {row.export})" if row.export else ""),
             row.licence.split(" (")[0].split(";")[0],
         )
     return table

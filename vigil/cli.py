@@ -234,15 +234,25 @@ def _progress(video: Path, seconds: float) -> Iterator[tuple[Progress, TaskID]]:
         yield progress, progress.add_task("detect", total=seconds)
 
 
-@app.command()
+models_app = typer.Typer(
+    help="The model cards; `vigil models export NAME` exports one for OpenVINO.",
+    invoke_without_command=True,
+)
+app.add_typer(models_app, name="models")
+
+CardDirs = Annotated[list[Path] | None, typer.Option("--cards", help="extra folder of model cards")]
+
+
+@models_app.callback()
 def models(
-    card_dir: Annotated[
-        list[Path] | None, typer.Option("--cards", help="extra folder of model cards")
-    ] = None,
+    ctx: typer.Context,
+    card_dir: CardDirs = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per card")] = False,
 ) -> None:
     """List the model cards: the labels each serves by default and so the rules it runs for,
     the cards it supersedes, where its weights resolved."""
+    if ctx.invoked_subcommand:
+        return
     from vigil.catalogue import card_rows, cards_table, unservable_rules
     from vigil.detector.cards import load_cards
 
@@ -260,6 +270,46 @@ def models(
         print_error(problem)
     if problems:
         raise typer.Exit(1)
+
+
+@models_app.command("export")
+def models_export(
+    name: Annotated[str, typer.Argument(help="the card to export")],
+    int8: Annotated[
+        bool, typer.Option("--int8", help="quantise to INT8 with NNCF (needs calibration images)")
+    ] = False,
+    imgsz: Annotated[
+        int | None, typer.Option("--imgsz", min=32, max=4096, help="input size (card's)")
+    ] = None,
+    calib: Annotated[
+        Path | None,
+        typer.Option("--calib", help="--int8: folder of calibration images (default: card's)"),
+    ] = None,
+    data: Annotated[
+        Path, typer.Option("--data", help="shared data folder the card's calibration is under")
+    ] = Path("../shared/data"),
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="--int8: at most this many calibration images")
+    ] = 300,
+    force: Annotated[bool, typer.Option("--force", help="export again if cached")] = False,
+    card_dir: CardDirs = None,
+) -> None:
+    """Export a card's weights for OpenVINO (offline, with PyTorch) into the export cache,
+    keyed by the weights' hash; a card naming `runtime: openvino` then runs without PyTorch."""
+    from vigil.detector.cards import CardError, load_cards
+    from vigil.detector.export import calibration_folder, export_card
+
+    cards = load_cards(card_dir or [])
+    if name not in cards:
+        raise CardError(f"no model card named {name!r} (have: {', '.join(sorted(cards))})")
+    card = cards[name]
+    if card.runtime == "crop_classifier":
+        raise CardError(f"model {name!r}: a crop classifier cannot be exported")
+    calibration = calibration_folder(card, calib, data) if int8 else None
+    precision = "int8" if int8 else "fp32"
+    with err.status(f"exporting {name} ({precision})"):
+        folder = export_card(card, precision, imgsz, calibration, limit, force)
+    out.print(str(folder), highlight=False, soft_wrap=True)
 
 
 @app.command()

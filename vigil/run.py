@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
 from vigil.detector.cards import ModelCard
+from vigil.detector.detector import set_inference_threads
 from vigil.events.alerts import build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
@@ -156,7 +157,8 @@ class SiteRunner:
         self._loop: LoopWorker | None = None
         self.uploader: MediaUploader | None = None
         self.upload_close_seconds = 30.0  # at shutdown, how long uploads may still be tried
-        _set_torch_threads(site.inference.threads)
+        # One inference thread uses this many cores; the rest decode and write evidence.
+        set_inference_threads(site.inference.threads)
 
     def _with_saved_zones(self, plan, cards):
         """The camera's plan with the zones saved through the API in place of the site
@@ -567,13 +569,6 @@ def _zones_of(camera: CameraConfig, rules: list[Rule]) -> list[Zone]:
         for zone in rule.params.zones or ():
             zones[zone.name] = zone
     return list(zones.values())
-
-
-def _set_torch_threads(threads: int) -> None:
-    """One inference thread uses ``threads`` cores; the rest decode and write evidence."""
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _first_line(exc: BaseException) -> str:

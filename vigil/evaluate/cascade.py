@@ -18,8 +18,8 @@ import numpy as np
 import supervision as sv
 
 from vigil.detector.detector import (
+    CardDetector,
     Detector,
-    YoloDetector,
     class_labels,
     empty_detections,
     with_labels,
@@ -48,7 +48,7 @@ class PersonCascade:
     def __init__(
         self,
         people: Detector,
-        heads: YoloDetector,
+        heads: CardDetector,
         imgsz: int = 320,
         top: float = 0.4,
         pad: float = 0.1,
@@ -60,8 +60,7 @@ class PersonCascade:
         self.imgsz, self.top, self.pad, self.max_people = imgsz, top, pad, max_people
         self.name = f"cascade({people.name}->{heads.name}@{imgsz})"
         self.labels = heads.card.labels
-        names = heads.model.names
-        self._labels = class_labels(heads.card, names)
+        self._labels = class_labels(heads.card, heads.names)
 
     def threshold(self, label: str) -> float:
         return self.heads.card.threshold(label)
@@ -80,13 +79,10 @@ class PersonCascade:
                 offsets.append((x1, y1))
         if not crops:
             return empty_detections()
-        results = self.heads.model.predict(
-            crops, imgsz=self.imgsz, conf=EVAL_CONF, device="cpu", verbose=False,
-            agnostic_nms=getattr(self.heads.card, "agnostic_nms", False),
-        )  # fmt: skip
+        results = self.heads.raw(crops, EVAL_CONF, self.imgsz)
         parts = []
         for result, (ox, oy) in zip(results, offsets, strict=True):
-            det = with_labels(sv.Detections.from_ultralytics(result), self._labels)
+            det = with_labels(result, self._labels)
             if len(det):
                 det.xyxy = det.xyxy + np.array([ox, oy, ox, oy], dtype=float)
                 parts.append(det)

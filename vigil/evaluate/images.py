@@ -55,24 +55,16 @@ class FullFrame:
         self.conf = conf
         self.name = f"{detector.name}@{self.imgsz}"
         self.labels = detector.card.labels
-        names = getattr(detector, "model", None) and detector.model.names
-        self._labels = class_labels(detector.card, names or {})
+        self._labels = class_labels(detector.card, getattr(detector, "names", None) or {})
 
     def threshold(self, label: str) -> float:
         return self.detector.card.threshold(label)
 
     def __call__(self, image: np.ndarray) -> sv.Detections:
-        if not hasattr(self.detector, "model"):  # not a YOLO (a crop classifier): as it runs
+        if not hasattr(self.detector, "raw"):  # not a YOLO (a crop classifier): as it runs
             return self.detector(image)
-        result = self.detector.model.predict(
-            image,
-            imgsz=self.imgsz,
-            conf=self.conf,
-            agnostic_nms=getattr(self.detector.card, "agnostic_nms", False),
-            device="cpu",
-            verbose=False,
-        )[0]
-        return with_labels(sv.Detections.from_ultralytics(result), self._labels)
+        (result,) = self.detector.raw([image], self.conf, self.imgsz)
+        return with_labels(result, self._labels)
 
 
 @dataclass(frozen=True, slots=True)
