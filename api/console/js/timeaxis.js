@@ -103,10 +103,12 @@ export class TimeAxis {
         title: `${label(e.rule)} · ${e.severity} · ${clock(start)}${e.zone ? ` · ${e.zone}` : ""}`,
       });
       if (!this.place(mark, start, Math.max(end, start))) continue;
-      mark.addEventListener("pointerdown", (ev) => ev.stopPropagation());
+      // A press on a mark is a click on it unless the pointer moves: then it selects a range
+      // like anywhere on the track (see drag()). Keys (Enter, Space) click it too.
+      mark.activate = () => (onEvent || this.onSeek)(start, e);
       mark.addEventListener("click", (ev) => {
         ev.stopPropagation();
-        (onEvent || this.onSeek)(start, e);
+        if (ev.detail === 0) mark.activate();  // from the keyboard; the pointer's is in drag()
       });
       track.append(mark);
     }
@@ -135,7 +137,8 @@ export class TimeAxis {
     let down = null;
     this.body.addEventListener("pointerdown", (ev) => {
       if (ev.button !== 0) return;
-      down = { x: ev.clientX, wall: this.wallAt(ev.clientX), moved: false };
+      const mark = ev.target.closest(".mark");
+      down = { x: ev.clientX, wall: this.wallAt(ev.clientX), moved: false, mark };
       this.body.setPointerCapture(ev.pointerId);
     });
     this.body.addEventListener("pointermove", (ev) => {
@@ -152,6 +155,7 @@ export class TimeAxis {
       if (!down) return;
       const wall = this.wallAt(ev.clientX);
       if (down.moved && this.onSelect) this.onSelect(Math.min(down.wall, wall), Math.max(down.wall, wall));
+      else if (down.mark) down.mark.activate();
       else this.onSeek(wall);
       down = null;
     });
