@@ -42,10 +42,10 @@ from vigil.detector.detector import load_detector, set_inference_threads
 names, runtime, image = sys.argv[1:4]
 set_inference_threads(1)
 for name in names.split(","):
-    card = load_cards()[name]
+    update = {"runtime": "ultralytics"}
     if runtime != "pytorch":
         update = {"runtime": "openvino", "precision": runtime.split("-")[1]}
-        card = card.model_copy(update=update)
+    card = load_cards()[name].model_copy(update=update)
     detector = load_detector(card)
     detector(cv2.imread(image))
 # VmHWM, not ru_maxrss: Linux carries the parent's peak over exec into ru_maxrss.
@@ -81,7 +81,7 @@ def detector_for(name: str, runtime: str):
 
     card = load_cards()[name]
     if runtime == "pytorch":
-        return load_detector(card)
+        return load_detector(card.model_copy(update={"runtime": "ultralytics"}))
     precision = runtime.split("-")[1]
     # Directly, not load_detector: a missing export must fail here, not fall back to PyTorch.
     return OpenVinoDetector.load(

@@ -15,9 +15,11 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -70,6 +72,45 @@ def calibration_folder(card: ModelCard, calibration: Path | None, data: Path) ->
     return data / card.calibration
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedExport:
+    """One export to make: the card, its precision, and (int8) its calibration folder."""
+
+    card: ModelCard
+    precision: str
+    calibration: Path | None
+
+
+def plan_exports(
+    cards: dict[str, ModelCard],
+    names: list[str],
+    int8: bool = False,
+    calibration: Path | None = None,
+    data: Path = Path("../shared/data"),
+) -> list[PlannedExport]:
+    """What `vigil models export` makes, all checked before the first export starts: the named
+    cards, or every card naming ``runtime: openvino``; each at int8 if asked or if the card
+    runs int8, else fp32 (the export fp32 and bf16 both run). CardError on an unknown name, a
+    crop classifier, or an int8 export without a calibration folder."""
+    unknown = [name for name in names if name not in cards]
+    if unknown:
+        raise CardError(f"no model card named {unknown[0]!r} (have: {', '.join(sorted(cards))})")
+    chosen = [cards[n] for n in names] or [c for c in cards.values() if c.runtime == "openvino"]
+    if not chosen:
+        raise CardError("no card names runtime openvino: name the cards to export")
+    plan = []
+    for card in chosen:
+        if card.runtime == "crop_classifier":
+            raise CardError(f"model {card.name!r}: a crop classifier cannot be exported")
+        runs_int8 = card.runtime == "openvino" and card.precision == "int8"
+        precision = "int8" if int8 or runs_int8 else "fp32"
+        folder = calibration_folder(card, calibration, data) if precision == "int8" else None
+        if folder is not None and not folder.is_dir():
+            raise CardError(f"model {card.name!r}: calibration images: {folder} is not a folder")
+        plan.append(PlannedExport(card, precision, folder))
+    return plan
+
+
 def export_card(
     card: ModelCard,
     precision: str = "fp32",
@@ -114,8 +155,10 @@ def export_card(
             args |= {"batch": 1}
             info |= {"calibration": str(calibration), "calibration_images": len(images)}
         began = time.monotonic()
-        with warnings.catch_warnings():  # torch.jit.trace's deprecation, from ultralytics
-            warnings.simplefilter("ignore", FutureWarning)
+        # stdout is the caller's (`vigil models export` prints the folder there): NNCF's
+        # progress bars go to stderr.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace's, from ultralytics
             produced = Path(model.export(**args))
         info |= _versions() | {
             "weights_sha256_12": weights_version(card),

@@ -6,8 +6,8 @@ code of `vigil run`) watches them for ``warmup + seconds``; only the last ``seco
 Each pipeline runs in a child process of its own, so its CPU time and peak RSS are its own:
 
 - ``gated``: the site's settings (motion gating and per-rule rates, :mod:`vigil.gating`);
-- ``naive`` (``--baseline naive``): every default model at 640 px on every analysed frame, no
-  gating, over the same cameras, right after.
+- ``naive`` (``--baseline naive``): every default model on PyTorch at 640 px on every analysed
+  frame, no gating, over the same cameras, right after.
 
 The report: analysed frames/s (total, per camera), skipped frames and models and why, per-stage
 latency p50/p95 (decode, BGR conversion, motion, each model, tracking, rules, evidence, store,
@@ -166,21 +166,20 @@ def site_for(plan: BenchPlan, urls: dict[str, str], data_dir: Path, hook: str, v
 
 
 def naive_cards(site) -> dict:  # noqa: ANN001
-    """The site's model cards at 640 px (the naive stack's input size)."""
+    """The site's model cards on PyTorch at 640 px (the naive stack)."""
     return {
-        name: card.model_copy(update={"imgsz": NAIVE_IMGSZ})
+        name: card.model_copy(update={"imgsz": NAIVE_IMGSZ, "runtime": "ultralytics"})
         for name, card in site.models.cards().items()
     }
 
 
 def measure_pipeline(plan: BenchPlan, urls: dict[str, str], variant: str) -> dict:
     """In the child process: run the worker, measure the last ``plan.seconds``."""
-    import torch
-
+    from vigil.detector.detector import set_inference_threads
     from vigil.run import SiteRunner
     from vigil.streams.timing import StageTimer
 
-    torch.set_num_threads(plan.threads)
+    set_inference_threads(plan.threads)  # torch is imported only where a card runs on it
     hook = AlertReceiver()
     timer = StageTimer()
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:

@@ -274,9 +274,20 @@ def models(
 
 @models_app.command("export")
 def models_export(
-    name: Annotated[str, typer.Argument(help="the card to export")],
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="the cards to export (default: every card naming runtime openvino)",
+            show_default=False,
+        ),
+    ] = None,
     int8: Annotated[
-        bool, typer.Option("--int8", help="quantise to INT8 with NNCF (needs calibration images)")
+        bool,
+        typer.Option(
+            "--int8",
+            help="quantise to INT8 with NNCF (needs calibration images); default: the card's "
+            "precision for a card naming runtime openvino, else fp32",
+        ),
     ] = False,
     imgsz: Annotated[
         int | None, typer.Option("--imgsz", min=32, max=4096, help="input size (card's)")
@@ -294,22 +305,17 @@ def models_export(
     force: Annotated[bool, typer.Option("--force", help="export again if cached")] = False,
     card_dir: CardDirs = None,
 ) -> None:
-    """Export a card's weights for OpenVINO (offline, with PyTorch) into the export cache,
-    keyed by the weights' hash; a card naming `runtime: openvino` then runs without PyTorch."""
-    from vigil.detector.cards import CardError, load_cards
-    from vigil.detector.export import calibration_folder, export_card
+    """Export cards' weights for OpenVINO (offline, with PyTorch) into the export cache, keyed
+    by the weights' hash; a card naming `runtime: openvino` then runs without PyTorch. Prints
+    each export's folder."""
+    from vigil.detector.cards import load_cards
+    from vigil.detector.export import export_card, plan_exports
 
-    cards = load_cards(card_dir or [])
-    if name not in cards:
-        raise CardError(f"no model card named {name!r} (have: {', '.join(sorted(cards))})")
-    card = cards[name]
-    if card.runtime == "crop_classifier":
-        raise CardError(f"model {name!r}: a crop classifier cannot be exported")
-    calibration = calibration_folder(card, calib, data) if int8 else None
-    precision = "int8" if int8 else "fp32"
-    with err.status(f"exporting {name} ({precision})"):
-        folder = export_card(card, precision, imgsz, calibration, limit, force)
-    out.print(str(folder), highlight=False, soft_wrap=True)
+    for planned in plan_exports(load_cards(card_dir or []), names or [], int8, calib, data):
+        card, precision = planned.card, planned.precision
+        with err.status(f"exporting {card.name} ({precision})"):
+            folder = export_card(card, precision, imgsz, planned.calibration, limit, force)
+        out.print(str(folder), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -347,7 +353,9 @@ def bench(
         Path | None,
         typer.Option("--config", "-c", help="site YAML whose rules, models and gating apply"),
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", help="torch inference threads")] = 1,
+    threads: Annotated[
+        int, typer.Option("--threads", help="threads per model inference (PyTorch or OpenVINO)")
+    ] = 1,
     ground_truth: Annotated[
         Path, typer.Option("--gt", help="ground truth for the recall of --baseline naive")
     ] = Path("datasets/ground_truth"),

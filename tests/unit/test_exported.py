@@ -13,7 +13,8 @@ from ultralytics.data.augment import LetterBox
 from ultralytics.utils.nms import non_max_suppression
 from ultralytics.utils.ops import scale_boxes
 
-from vigil.detector.cards import ModelCard
+from vigil.detector.cards import CardError, ModelCard, load_cards
+from vigil.detector.export import plan_exports
 from vigil.detector.exported import (
     ExportMissing,
     Letterbox,
@@ -146,3 +147,39 @@ def test_read_export_says_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "metadata.yaml").write_text("names: {0: a, 1: b}\nimgsz: [320, 320]\n")
     xml, meta = read_export(tmp_path)
     assert xml.name == "m.xml" and meta["names"] == {0: "a", 1: "b"}
+
+
+def _data_with_calibration(tmp_path: Path, cards: dict[str, ModelCard]) -> Path:
+    for card in cards.values():
+        if card.calibration:
+            (tmp_path / card.calibration).mkdir(parents=True, exist_ok=True)
+    return tmp_path
+
+
+def test_export_plan_defaults_to_the_cards_that_run_openvino_at_their_precision(
+    tmp_path: Path,
+) -> None:
+    cards = load_cards()
+    data = _data_with_calibration(tmp_path, cards)
+    plan = plan_exports(cards, [], data=data)
+    openvino = sorted(n for n, c in cards.items() if c.runtime == "openvino")
+    assert openvino, "the default cards name runtime openvino"
+    assert sorted(p.card.name for p in plan) == openvino
+    for planned in plan:
+        assert planned.precision == ("int8" if planned.card.precision == "int8" else "fp32")
+        if planned.precision == "int8":
+            assert planned.calibration == data / planned.card.calibration
+
+
+def test_export_plan_names_cards_and_checks_everything_first(tmp_path: Path) -> None:
+    cards = load_cards()
+    fp32 = cards["site_ppe"].model_copy(update={"precision": "fp32"})
+    (planned,) = plan_exports({**cards, "site_ppe": fp32}, ["site_ppe"], data=tmp_path)
+    assert (planned.precision, planned.calibration) == ("fp32", None)
+    (planned,) = plan_exports(cards, ["helmet"], int8=True, calibration=tmp_path)
+    assert (planned.precision, planned.calibration) == ("int8", tmp_path)
+    with pytest.raises(CardError, match="no model card named 'nosuch'"):
+        plan_exports(cards, ["site_ppe", "nosuch"], data=tmp_path)
+    # A calibration folder is missing: the plan fails before any export starts.
+    with pytest.raises(CardError, match="is not a folder"):
+        plan_exports(cards, [], data=tmp_path / "nowhere")
