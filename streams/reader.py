@@ -388,8 +388,12 @@ class CameraReader:
         try:
             if self.timer is None:
                 return packet.decode()
-            with self.timer.time("decode"):
-                return packet.decode()
+            cpu = time.thread_time()
+            try:
+                with self.timer.time("decode"):
+                    return packet.decode()
+            finally:  # the decoding thread's CPU, apart from waits on a busy machine
+                self.timer.add("decode_cpu", time.thread_time() - cpu)
         except av.error.InvalidDataError:
             return []  # a damaged packet: skip it; no frame for long is caught as a stall
         except av.FFmpegError as exc:

@@ -257,6 +257,10 @@ def measure_pipeline(
         "cpu_seconds": round(cpu, 1),
         "cpu_per_second": round(cpu / window, 2),
         "analysed_per_cpu_second": round(total / cpu, 3) if cpu else 0.0,
+        # CPU time of the reader threads decoding, per camera and second of the window.
+        "decode_cpu_ms_per_camera_s": round(
+            1000 * stages.get("decode_cpu", {}).get("total_s", 0.0) / window / plan.cameras, 2
+        ),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_mb": rss.report(),
         "events_raised": summary.events_raised if summary else None,
@@ -412,6 +416,7 @@ def format_report(report: dict) -> str:
             f"{p['analysed_per_cpu_second']:.3f} analysed frames per CPU-second; "
             f"peak RSS {p['peak_rss_mb']:.0f} MB, slope {p['rss_mb'].get('slope_mb_per_min', 0)}"
             " MB/min",
+            f"  decoding: {p.get('decode_cpu_ms_per_camera_s', 0)} ms of CPU per camera-second",
             "  model passes: " + ", ".join(f"{k} {v}" for k, v in p["model_passes"].items()),
         ]
         skipped: dict[str, int] = {}
