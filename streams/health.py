@@ -178,6 +178,11 @@ class CameraHealth:
         if not same:
             self._set(state, error=error)
 
+    def frame_skipped(self) -> None:
+        """A frame arrived that was not decoded (a non-reference frame skipped): it counts in
+        ``fps_in``, the rate the camera sends."""
+        self._in.tick()
+
     def stream_down(
         self, stream: str, reason: str, state: CameraState = CameraState.STALLED
     ) -> None:

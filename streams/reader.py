@@ -363,9 +363,13 @@ class CameraReader:
             ):
                 if self.stopping:
                     return
+                size = packet.size
                 packets.add(packet)  # reads the packet's fields before decoding moves it
-                for decoded in self._decode(packet):
-                    self._publish(decoded, start_wall, keep=keep)
+                decoded = self._decode(packet)
+                for picture in decoded:
+                    self._publish(picture, start_wall, keep=keep)
+                if not decoded and size and self.skipping_nonref:
+                    self.health.frame_skipped()
                 if time.monotonic() - self._last_frame > self.options.stall_seconds:
                     raise _Failed(f"no frame for {self.options.stall_seconds:g} s")
         if self.spec.live and self.spec.kind != "file":

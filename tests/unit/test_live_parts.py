@@ -275,10 +275,12 @@ def test_non_reference_frames_are_skipped_only_well_below_the_stream_rate(
     deadline = time.monotonic() + 30
     while reader.ring.next_seq < 72 and time.monotonic() < deadline:  # 3 s of stream
         time.sleep(0.05)
+    fps_in = reader.health.snapshot().fps_in
     reader.stop()
     reader.join(5)
     packets, frames = reader.ring.next_seq, reader._index
     assert packets >= 72
+    assert fps_in > 15  # the frames the camera sends, skipped ones included (~24 fps)
     assert reader.skipping_nonref is skips
     if skips:
         assert frames < 0.7 * packets
