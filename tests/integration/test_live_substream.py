@@ -79,6 +79,8 @@ def test_detection_on_the_substream_evidence_from_the_main_stream(videos: Path, 
     event = store.list_events(camera="dock")[0]
     codec, _, frames, size = probe(event.clip_path)
     assert codec == "h264" and frames > 0 and size == MAIN  # the clip: the main stream
+    # Both streams run on one camera clock: the main stream's clip shows the detection's time.
+    assert event.clip_start_pts <= event.start_pts <= event.peak_pts <= event.clip_end_pts
     snapshot = cv2.imread(str(event.snapshot_path))
     assert snapshot.shape[:2] == (SUB[1], SUB[0])  # the detection frame: the substream
     x1, y1, x2, y2 = event.bbox
