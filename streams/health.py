@@ -16,6 +16,15 @@ States (DESIGN.md, Processes):
 'live'
 >>> h.lost("stream ended"); h.state.value, h.last_error
 ('stalled', 'stream ended')
+
+A camera whose detection reads a substream has a second stream, its main one (recorded, never
+decoded): while that is down the camera shows it, however well the substream flows.
+
+>>> h.frame(t=2.0, wall=1.7e9); h.stream_down("main stream", "connection refused")
+>>> h.frame(t=3.0, wall=1.7e9); h.state.value, h.last_error
+('stalled', 'main stream: connection refused')
+>>> h.stream_up("main stream"); h.frame(t=4.0, wall=1.7e9); h.state.value
+'live'
 """
 
 from __future__ import annotations
@@ -142,6 +151,7 @@ class CameraHealth:
         self.lost_changes = 0
         self._in = RateMeter()
         self._analysed = RateMeter()
+        self._down: dict[str, tuple[CameraState, str]] = {}  # other streams that are down
         self.listeners: list[Listener] = []
 
     @property
@@ -158,14 +168,40 @@ class CameraHealth:
             self._set(CameraState.CONNECTING)
 
     def frame(self, t: float, wall: float) -> None:
-        """A frame was decoded."""
+        """A frame was decoded: the camera is live, unless another of its streams is down."""
         self._in.tick()
         with self._lock:
             self.last_frame_wall = wall
             self.failures = 0
-            live = self.state is CameraState.LIVE
-        if not live:
-            self._set(CameraState.LIVE, error=None)
+            state, error = next(iter(self._down.values()), (CameraState.LIVE, None))
+            same = self.state is state
+        if not same:
+            self._set(state, error=error)
+
+    def frame_skipped(self) -> None:
+        """A frame arrived that was not decoded (a non-reference frame skipped): it counts in
+        ``fps_in``, the rate the camera sends."""
+        self._in.tick()
+
+    def stream_down(
+        self, stream: str, reason: str, state: CameraState = CameraState.STALLED
+    ) -> None:
+        """Another stream of the camera (``stream``, e.g. its main stream) is down: the camera
+        shows ``state`` with ``stream: reason`` until :meth:`stream_up`."""
+        error = f"{stream}: {reason}"
+        with self._lock:
+            self._down[stream] = (state, error)
+        self._set(state, error=error)
+
+    def stream_up(self, stream: str) -> None:
+        """``stream`` flows again; the camera goes live with the next frame."""
+        with self._lock:
+            self._down.pop(stream, None)
+
+    def count_attempt(self) -> None:
+        """Another stream of the camera reconnects (counted in ``reconnects``)."""
+        with self._lock:
+            self.attempts += 1
 
     def analysed(self) -> None:
         self._analysed.tick()

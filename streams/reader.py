@@ -8,6 +8,16 @@ and hands frames to the analysis.
   analysis rate samples is queued, and the reader waits while the queue is full.
 - Every packet (H.264 sources) or decoded frame (others, at most ``picture_fps``) goes to the
   camera's :class:`~vigil.streams.ring.RingBuffer`, the pre-roll of event clips.
+- Detect and record roles: a camera with a low-resolution substream (``detect``, the site's
+  ``detect_source``) has it decoded for the analysis, while its main stream is only demuxed on
+  a second thread (:class:`_MainStream`): its H.264 packets go to the ring (clips, continuous
+  recording) and it is never decoded. Both streams map onto one camera clock (both timelines
+  are anchored on the same monotonic origin), so a detection at ``t`` finds its clip at ``t``.
+  Either stream's failures are retried with the same backoff and show in the camera's health.
+- When the analysis samples well below the stream's rate (``skip_nonref``), a live H.264
+  stream whose ring holds packets (not decoded pictures) is decoded without its non-reference
+  frames (``skip_frame = NONREF``): no other frame depends on them, and the analysis takes
+  only the newest frame anyway. An encode without B-frames has none to skip.
 - A stream that ends, breaks or gives no frame for ``stall_seconds`` is reopened with capped
   exponential backoff and jitter (:class:`~vigil.streams.backoff.Backoff`); the hole is reported
   as a gap (``on_gap``), never filled with invented frames. A live camera is never given up.
@@ -38,7 +48,7 @@ import numpy as np
 from vigil.streams.backoff import Backoff
 from vigil.streams.file import Sampler, probe_video
 from vigil.streams.frame import Frame
-from vigil.streams.health import CameraHealth
+from vigil.streams.health import CameraHealth, CameraState
 from vigil.streams.ring import Packet, Picture, RingBuffer, StreamParams
 from vigil.streams.sources import IMAGE_SUFFIXES, SourceSpec
 from vigil.streams.timeline import PacketClock, Timeline
@@ -64,6 +74,9 @@ class ReaderOptions:
     ring_max_bytes: int = 64 << 20
     picture_fps: float = 10.0  # decoded frames kept per second for non-H.264 clips
     queue_size: int = 2  # in-order sources: sampled frames waiting for the analysis
+    # Live sources whose stream rate is this many times the analysis rate or more skip
+    # decoding non-reference frames (0: never).
+    skip_nonref: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +165,8 @@ class CameraReader:
         health: updated with every state change, frame and error.
         on_gap: told of every hole in a live stream once frames flow again (or at stop).
         wakeup: set whenever a frame is ready for the analysis.
+        detect: a substream of the same camera to decode for the analysis instead of
+            ``spec``, which is then only demuxed into the ring (see the module docstring).
     """
 
     def __init__(
@@ -163,12 +178,14 @@ class CameraReader:
         *,
         on_gap: GapListener | None = None,
         wakeup: threading.Event | None = None,
+        detect: SourceSpec | None = None,
     ) -> None:
         self.camera = camera
         self.spec = spec
+        self.detect_spec = detect
         self.options = options or ReaderOptions()
         self.health = health or CameraHealth(
-            camera, source=spec.display, fail_after=self.options.fail_after
+            camera, source=sources_shown(spec, detect), fail_after=self.options.fail_after
         )
         self.ring = RingBuffer(self.options.ring_seconds, self.options.ring_max_bytes)
         self.timeline = Timeline(
@@ -193,26 +210,36 @@ class CameraReader:
         self._live_since = 0.0  # monotonic time of this attempt's first frame
         self._last_t = float("-inf")
         self.timer: StageTimer | None = None  # `vigil bench`: decode timings
+        self.skipping_nonref = False  # the current connection skips non-reference frames
+        self._main = _MainStream(self) if detect is not None else None
 
     # --- control ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start (or, after the thread died, restart) reading."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"reader-{self.camera}", daemon=True)
-        self._thread.start()
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name=f"reader-{self.camera}", daemon=True
+            )
+            self._thread.start()
+        if self._main is not None:
+            self._main.start()  # nothing if it runs
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._main is not None:
+            self._main.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Both threads run (the main stream's too, when detection reads a substream)."""
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and (self._main is None or self._main.is_alive())
 
     @property
     def stopping(self) -> bool:
@@ -257,14 +284,14 @@ class CameraReader:
                 if self._frames_this_attempt:
                     self._lost(str(exc))
                 else:
-                    self.health.failed_attempt(str(exc), permanent=exc.permanent)
+                    self.health.failed_attempt(self._named(str(exc)), permanent=exc.permanent)
             except Exception as exc:  # a bug or an odd library error: log it, never die
                 log.exception("camera %s: reader error", self.camera)
                 reason = f"reader error: {type(exc).__name__}: {exc}".splitlines()[0]
                 if self._frames_this_attempt:
                     self._lost(reason)
                 else:
-                    self.health.failed_attempt(reason)
+                    self.health.failed_attempt(self._named(reason))
             if self.stopping:
                 break
             if not self.spec.live:
@@ -278,7 +305,12 @@ class CameraReader:
         if self.wakeup is not None:
             self.wakeup.set()
 
+    def _named(self, reason: str) -> str:
+        """A reason, naming the stream when the camera has two."""
+        return reason if self.detect_spec is None else f"detect stream: {reason}"
+
     def _lost(self, reason: str) -> None:
+        reason = self._named(reason)
         self.health.lost(reason)
         if self._gap is None:
             last = self.health.last_frame_wall or time.time()
@@ -304,30 +336,7 @@ class CameraReader:
     # --- PyAV sources -------------------------------------------------------------------------
 
     def _open(self) -> av.container.InputContainer:
-        spec, opts = self.spec, self.options
-        options: dict[str, str] = {}
-        fmt = None
-        if spec.kind in ("rtsp", "http"):
-            # FFmpeg's default 5 s of probing cost 1.2 s per (re)connect on RTSP; 0.5 s is
-            # enough to know an H.264 stream's codec and size (benchmarks/reconnect_time.py).
-            options["analyzeduration"] = "500000"
-        if spec.kind == "rtsp":
-            options["rtsp_transport"] = spec.transport
-        elif spec.kind == "webcam":
-            fmt = "v4l2"
-        try:
-            # The read timeout makes a silent stream fail its read, so stalls are seen even
-            # when no packet arrives at all. Measured on RTSP over TCP, a silent stream raises
-            # after twice the read timeout (`reconnect_time.py --freeze`): hence the half.
-            return av.open(
-                spec.ffmpeg_url,
-                format=fmt,
-                options=options,
-                timeout=(opts.open_timeout, opts.stall_seconds / 2),
-            )
-        except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-            reason, permanent = describe_error(exc, opts.open_timeout)
-            raise _Failed(reason, permanent or spec.kind == "file") from None
+        return open_source(self.detect_spec or self.spec, self.options)
 
     def _read_container(self) -> None:
         start_wall = None
@@ -343,14 +352,24 @@ class CameraReader:
             period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
             self.timeline.period = period
             self.timeline.new_segment()
-            packets = _PacketRing(stream, period, self.ring, self.timeline)
+            # With a substream to detect on, the ring is the main stream's (_MainStream).
+            ring = self.ring if self.detect_spec is None else None
+            packets = _PacketRing(stream, period, ring, self.timeline)
+            keep = ring is not None and not packets.enabled  # decoded pictures for clips
+            self.skipping_nonref = self._skip_nonref(stream, period, keep)
             self._last_frame = time.monotonic()
-            for packet in self._demux(container, stream):
+            for packet in _demux(
+                container, stream, self.options, lambda: self._frames_this_attempt
+            ):
                 if self.stopping:
                     return
+                size = packet.size
                 packets.add(packet)  # reads the packet's fields before decoding moves it
-                for decoded in self._decode(packet):
-                    self._publish(decoded, start_wall, keep=not packets.enabled)
+                decoded = self._decode(packet)
+                for picture in decoded:
+                    self._publish(picture, start_wall, keep=keep)
+                if not decoded and size and self.skipping_nonref:
+                    self.health.frame_skipped()
                 if time.monotonic() - self._last_frame > self.options.stall_seconds:
                     raise _Failed(f"no frame for {self.options.stall_seconds:g} s")
         if self.spec.live and self.spec.kind != "file":
@@ -358,26 +377,27 @@ class CameraReader:
         if not self.spec.loop:
             raise _Finished
 
-    def _demux(self, container, stream) -> Iterator[av.Packet]:
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except (av.FFmpegError, OSError) as exc:
-                reason, permanent = describe_error(exc, self.options.stall_seconds)
-                if isinstance(exc, av.error.ExitError):
-                    reason = f"no data for {self.options.stall_seconds:g} s"
-                raise _Failed(reason, permanent and not self._frames_this_attempt) from None
-            yield packet
+    def _skip_nonref(self, stream, period: float, keep: bool) -> bool:
+        """Skip decoding non-reference frames of a live stream analysed well below its rate,
+        unless the ring keeps decoded pictures (those must all be decoded)."""
+        factor = self.options.skip_nonref
+        if not factor or not self.spec.live or keep:
+            return False
+        if self.options.analysis_fps * factor > 1.0 / period:
+            return False
+        stream.codec_context.skip_frame = "NONREF"
+        return True
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
         try:
             if self.timer is None:
                 return packet.decode()
-            with self.timer.time("decode"):
-                return packet.decode()
+            cpu = time.thread_time()
+            try:
+                with self.timer.time("decode"):
+                    return packet.decode()
+            finally:  # the decoding thread's CPU, apart from waits on a busy machine
+                self.timer.add("decode_cpu", time.thread_time() - cpu)
         except av.error.InvalidDataError:
             return []  # a damaged packet: skip it; no frame for long is caught as a stall
         except av.FFmpegError as exc:
@@ -460,13 +480,15 @@ class CameraReader:
 class _PacketRing:
     """Copies a connection's H.264 packets (Annex B, timestamps filled in) into the ring.
 
-    Disabled for other codecs: their clips are encoded from decoded frames instead.
+    Disabled for other codecs (their clips are encoded from decoded frames instead) and
+    without a ring (a substream decoded for detection only).
     """
 
-    def __init__(self, stream, period: float, ring: RingBuffer, timeline: Timeline) -> None:
+    def __init__(self, stream, period: float, ring: RingBuffer | None, timeline: Timeline) -> None:
         ctx = stream.codec_context
         # A size still unknown after probing: clips are encoded from decoded frames instead.
-        self.enabled = ctx.name == "h264" and ctx.width > 0 and ctx.height > 0
+        self.h264 = ctx.name == "h264" and ctx.width > 0 and ctx.height > 0
+        self.enabled = ring is not None and self.h264
         self.ring, self.timeline = ring, timeline
         self.time_base = stream.time_base
         self.clock = PacketClock(period)
@@ -494,6 +516,174 @@ class _PacketRing:
         for blob, p, d, k in self.clock.push(data, pts, dts, key):
             t = self.timeline.t(p)
             self.ring.append(Packet(blob, t, d + (t - p), k, self.params))
+
+
+class _MainStream:
+    """The main stream of a camera whose detection decodes a substream: demuxed on a thread of
+    its own, its H.264 packets into the camera's ring (clips, continuous recording), never
+    decoded. Its failures are retried with the reader's backoff; while it is down the camera's
+    health shows ``main stream: <reason>`` and the hole is reported as a gap."""
+
+    NAME = "main stream"
+
+    def __init__(self, reader: CameraReader) -> None:
+        self.reader = reader
+        self.timeline = Timeline(max_drift=10.0, anchor_on_clock=True, adapt=True)
+        self.timeline.origin = reader.timeline.origin  # one camera clock for both streams
+        self.packets = 0  # packets put in the ring, all attempts
+        self._thread: threading.Thread | None = None
+        self._attempt_packets = 0
+        self._failures = 0  # failed attempts in a row
+        self._live_since = 0.0
+        self._last_wall = 0.0
+        self._gap: tuple[float, str] | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            name = f"main-{self.reader.camera}"
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+            self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        reader = self.reader
+        backoff = Backoff(reader.options.backoff_initial, reader.options.backoff_max)
+        first = True
+        while not reader.stopping:
+            if not first:
+                reader.health.count_attempt()
+            first, self._attempt_packets = False, 0
+            try:
+                self._read()
+            except (_Lost, _Failed) as exc:
+                self._down(str(exc), getattr(exc, "permanent", False))
+            except Exception as exc:  # a bug or an odd library error: log it, never die
+                log.exception("camera %s: main stream reader error", reader.camera)
+                self._down(f"reader error: {type(exc).__name__}: {exc}".splitlines()[0], False)
+            if reader.stopping:
+                break
+            if self._attempt_packets and time.monotonic() - self._live_since >= STABLE_S:
+                backoff.reset()
+            reader._stop.wait(backoff.next_delay())
+        self._close_gap(time.time(), "until the camera stopped")
+
+    def _read(self) -> None:
+        reader, opts = self.reader, self.reader.options
+        with open_source(reader.spec, opts) as container:
+            if not container.streams.video:
+                raise _Failed("no video stream", permanent=True)
+            stream = container.streams.video[0]
+            period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+            self.timeline.period = period
+            self.timeline.new_segment()
+            packets = _PacketRing(stream, period, reader.ring, self.timeline)
+            if not packets.enabled:
+                codec = stream.codec_context.name
+                raise _Failed(
+                    f"{codec} is not H.264 (with detect_source it is never decoded)", True
+                )
+            # A silent stream fails its read after stall_seconds (open_source's read timeout).
+            for packet in _demux(container, stream, opts, lambda: self._attempt_packets):
+                if reader.stopping:
+                    return
+                if packet.size:
+                    packets.add(packet)
+                    self._flowing()
+        raise _Lost("stream ended")
+
+    def _flowing(self) -> None:
+        self.packets += 1
+        self._attempt_packets += 1
+        self._last_wall = time.time()
+        if self._attempt_packets == 1:
+            self._live_since = time.monotonic()
+            self._failures = 0
+            self.reader.health.stream_up(self.NAME)
+            self._close_gap(self._last_wall)
+
+    def _down(self, reason: str, permanent: bool) -> None:
+        health = self.reader.health
+        if self._attempt_packets:
+            state = CameraState.STALLED
+            if self._gap is None:
+                self._gap = (self._last_wall, reason)
+        else:
+            self._failures += 1
+            failed = permanent or self._failures >= health.fail_after
+            state = CameraState.FAILED if failed else CameraState.CONNECTING
+        log.warning("camera %s: %s: %s", self.reader.camera, self.NAME, reason)
+        health.stream_down(self.NAME, reason, state)
+
+    def _close_gap(self, end_wall: float, note: str | None = None) -> None:
+        if self._gap is None:
+            return
+        start, reason = self._gap
+        self._gap = None
+        if self.reader.on_gap is not None:
+            why = f"{self.NAME}: {reason}" + (f" ({note})" if note else "")
+            self.reader.on_gap(self.reader.camera, start, end_wall, why)
+
+
+def sources_shown(spec: SourceSpec, detect: SourceSpec | None) -> str:
+    """A camera's source(s) as health shows them, credentials masked.
+
+    >>> from vigil.streams.sources import parse_source
+    >>> sources_shown(parse_source("rtsp://u:pw@cam/main"), parse_source("rtsp://u:pw@cam/sub"))
+    'rtsp://u:***@cam/main (detect: rtsp://u:***@cam/sub)'
+    """
+    return spec.display if detect is None else f"{spec.display} (detect: {detect.display})"
+
+
+def open_source(spec: SourceSpec, opts: ReaderOptions) -> av.container.InputContainer:
+    """Open a PyAV source with the reader's timeouts; :class:`_Failed` with a one-line reason."""
+    options: dict[str, str] = {}
+    fmt = None
+    if spec.kind in ("rtsp", "http"):
+        # FFmpeg's default 5 s of probing cost 1.2 s per (re)connect on RTSP; 0.5 s is
+        # enough to know an H.264 stream's codec and size (benchmarks/reconnect_time.py).
+        options["analyzeduration"] = "500000"
+    if spec.kind == "rtsp":
+        options["rtsp_transport"] = spec.transport
+    elif spec.kind == "webcam":
+        fmt = "v4l2"
+    try:
+        # The read timeout makes a silent stream fail its read, so stalls are seen even
+        # when no packet arrives at all. Measured on RTSP over TCP, a silent stream raises
+        # after twice the read timeout (`reconnect_time.py --freeze`): hence the half.
+        return av.open(
+            spec.ffmpeg_url,
+            format=fmt,
+            options=options,
+            timeout=(opts.open_timeout, opts.stall_seconds / 2),
+        )
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        reason, permanent = describe_error(exc, opts.open_timeout)
+        raise _Failed(reason, permanent or spec.kind == "file") from None
+
+
+def _demux(
+    container, stream, opts: ReaderOptions, flowing: Callable[[], int]
+) -> Iterator[av.Packet]:
+    """The stream's packets; a read error is :class:`_Failed` (permanent only if nothing
+    flowed in this attempt)."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.FFmpegError, OSError) as exc:
+            reason, permanent = describe_error(exc, opts.stall_seconds)
+            if isinstance(exc, av.error.ExitError):
+                reason = f"no data for {opts.stall_seconds:g} s"
+            raise _Failed(reason, permanent and not flowing()) from None
+        yield packet
 
 
 def _nbytes(picture: av.VideoFrame | np.ndarray) -> int:

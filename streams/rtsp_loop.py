@@ -7,6 +7,9 @@ Example::
 
     with RtspServer({"yard": Path("fall_01.mp4")}) as server:
         url = server.url("yard")       # rtsp://127.0.0.1:PORT/yard, looping in real time
+
+:func:`downscaled` makes a low-resolution copy of a video to serve beside it, as a camera's
+substream (a site's ``detect_source``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+SUBSTREAM_GOP = 50  # frames between keyframes of a substream (2 s at 25 fps, as cameras do)
 SERVER = Path(__file__).resolve().parent / "gst" / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -101,3 +105,47 @@ class RtspServer:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WxH`` as two even sizes of at least 16 pixels; ValueError (one line) otherwise.
+
+    >>> parse_size("640x360")
+    (640, 360)
+    """
+    width, x, height = text.lower().partition("x")
+    if not (x and width.isdigit() and height.isdigit()):
+        raise ValueError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 640x360")
+    size = int(width), int(height)
+    if min(size) < 16 or max(size) > 8192 or any(n % 2 for n in size):
+        raise ValueError(f"{text!r}: sides must be even, from 16 to 8192 pixels")
+    return size
+
+
+def downscaled(video: Path, size: tuple[int, int], folder: Path) -> Path:
+    """A copy of ``video`` scaled to fit within ``size`` (aspect kept), re-encoded as H.264
+    without B-frames and with a keyframe every :data:`SUBSTREAM_GOP` frames, as camera
+    substreams are; same frame timestamps, so served beside the original it loops in step.
+    Kept in ``folder`` and reused while newer than ``video``."""
+    import av  # the server's own process needs no PyAV
+
+    out = folder / f"{video.stem}-{size[0]}x{size[1]}.mp4"
+    if out.exists() and out.stat().st_mtime >= video.stat().st_mtime:
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.stem + ".part.mp4")
+    with av.open(str(video)) as src, av.open(str(part), "w") as dst:
+        stream = src.streams.video[0]
+        scale = min(size[0] / stream.width, size[1] / stream.height, 1.0)
+        width, height = (max(2, round(n * scale / 2) * 2) for n in (stream.width, stream.height))
+        encoder = dst.add_stream("libx264", rate=stream.average_rate)
+        encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+        encoder.codec_context.time_base = stream.time_base
+        encoder.options = {"bf": "0", "g": str(SUBSTREAM_GOP), "preset": "veryfast"}
+        for frame in src.decode(stream):
+            small = frame.reformat(width, height, "yuv420p")
+            small.pts, small.time_base = frame.pts, frame.time_base
+            dst.mux(encoder.encode(small))
+        dst.mux(encoder.encode(None))
+    part.replace(out)
+    return out

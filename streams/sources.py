@@ -109,14 +109,21 @@ def parse_source(
     transport: Literal["tcp", "udp"] = "tcp",
     loop: bool = False,
     base: Path | None = None,
+    field: str = "source",
 ) -> SourceSpec:
-    """Check a source string and say what kind it is; :class:`SourceError` (one line) if it
-    cannot be a source. Files and folders must exist (a relative path is taken from ``base``,
-    the site file's folder, when given); network sources are not contacted."""
+    """Check a source string and say what kind it is; :class:`SourceError` (one line, naming
+    ``field``) if it cannot be a source. Files and folders must exist (a relative path is taken
+    from ``base``, the site file's folder, when given); network sources are not contacted.
+
+    >>> parse_source("rtsp://cam/x y", field="detect_source")
+    Traceback (most recent call last):
+    ...
+    vigil.streams.file.SourceError: detect_source 'rtsp://cam/x y': URL contains whitespace
+    """
     text = str(text).strip()
     shown = redact(text)
     if not text:
-        raise SourceError("source is empty")
+        raise SourceError(f"{field} is empty")
     webcam = _WEBCAM.match(text)
     if webcam:
         url = f"/dev/video{int(webcam.group(1))}"
@@ -125,16 +132,16 @@ def parse_source(
         return SourceSpec("webcam", text, text)
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme in ("rtsp", "rtsps", "http", "https"):
-        _check_url(text, shown)
+        _check_url(text, shown, field)
         kind: SourceKind = "rtsp" if scheme.startswith("rtsp") else "http"
         if transport != "tcp" and kind != "rtsp":
-            raise SourceError(f"source {shown!r}: transport {transport!r} applies to rtsp only")
+            raise SourceError(f"{field} {shown!r}: transport {transport!r} applies to rtsp only")
         return SourceSpec(kind, text, shown, transport=transport, loop=False)
     if scheme == "file":
         text = urlsplit(text).path
     elif scheme:
         raise SourceError(
-            f"source {shown!r}: unsupported scheme {scheme!r} (use rtsp://, http(s)://, "
+            f"{field} {shown!r}: unsupported scheme {scheme!r} (use rtsp://, http(s)://, "
             "a video file, a folder of images or webcam:N)"
         )
     path = Path(text).expanduser()
@@ -142,24 +149,24 @@ def parse_source(
         path = base / path
     if not path.exists():
         looked = f" (looked for {path})" if str(path) != text else ""
-        raise SourceError(f"source {shown!r}: no such file or folder{looked}")
+        raise SourceError(f"{field} {shown!r}: no such file or folder{looked}")
     if path.is_dir():
         if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
-            raise SourceError(f"source {shown!r}: folder holds no images (jpg, png, bmp, webp)")
+            raise SourceError(f"{field} {shown!r}: folder holds no images (jpg, png, bmp, webp)")
         return SourceSpec("images", str(path), str(path), loop=loop)
     return SourceSpec("file", str(path), str(path), loop=loop)
 
 
-def _check_url(text: str, shown: str) -> None:
+def _check_url(text: str, shown: str, field: str = "source") -> None:
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
         reason = str(exc).replace(text, shown)
-        raise SourceError(f"source {shown!r}: not a valid URL ({reason})") from None
+        raise SourceError(f"{field} {shown!r}: not a valid URL ({reason})") from None
     if not parts.hostname:
-        raise SourceError(f"source {shown!r}: URL has no host")
+        raise SourceError(f"{field} {shown!r}: URL has no host")
     if port == 0:
-        raise SourceError(f"source {shown!r}: port 0 is not a valid port")
+        raise SourceError(f"{field} {shown!r}: port 0 is not a valid port")
     if any(c.isspace() for c in text):
-        raise SourceError(f"source {shown!r}: URL contains whitespace")
+        raise SourceError(f"{field} {shown!r}: URL contains whitespace")

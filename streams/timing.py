@@ -35,6 +35,7 @@ class StageTimer:
         self._samples: dict[str, deque[float]] = {}
         self._counts: dict[str, int] = {}
         self._worst: dict[str, float] = {}
+        self._total: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def add(self, stage: str, seconds: float) -> None:
@@ -45,6 +46,7 @@ class StageTimer:
             ring.append(seconds)
             self._counts[stage] = self._counts.get(stage, 0) + 1
             self._worst[stage] = max(self._worst.get(stage, 0.0), seconds)
+            self._total[stage] = self._total.get(stage, 0.0) + seconds
 
     @contextmanager
     def time(self, stage: str) -> Iterator[None]:
@@ -60,18 +62,20 @@ class StageTimer:
             self._samples.clear()
             self._counts.clear()
             self._worst.clear()
+            self._total.clear()
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per stage: ``n``, ``p50_ms``, ``p95_ms``, ``max_ms``."""
+        """Per stage: ``n``, ``p50_ms``, ``p95_ms``, ``max_ms``, ``total_s``."""
         with self._lock:
             stages = {k: sorted(v) for k, v in self._samples.items()}
-            counts, worst = dict(self._counts), dict(self._worst)
+            counts, worst, total = dict(self._counts), dict(self._worst), dict(self._total)
         return {
             stage: {
                 "n": counts[stage],
                 "p50_ms": round(1000 * quantile(values, 0.50), 1),
                 "p95_ms": round(1000 * quantile(values, 0.95), 1),
                 "max_ms": round(1000 * worst[stage], 1),
+                "total_s": round(total[stage], 3),
             }
             for stage, values in sorted(stages.items())
             if values

@@ -15,6 +15,11 @@ and the gap between a camera's analyses — also while clips are written), confi
 alert received p50/p95 (a loopback webhook channel), CPU seconds and peak RSS (and its slope).
 With the baseline: the ratio of analysed frames per CPU-second, and both pipelines' event
 recall on the ground-truth videos (`vigil eval videos` with and without gating).
+
+With ``--substream WxH`` each camera also serves a copy of its video scaled to fit WxH
+(:func:`~vigil.streams.rtsp_loop.downscaled`, H.264 without B-frames) at ``camNAME-sub``, and
+the site's cameras name it as their ``detect_source``: detection decodes the substream, the
+main stream is only demuxed for clips. Run with and without to compare decode cost.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from vigil import VigilError
-from vigil.streams.rtsp_loop import RtspServer, rtsp_server_available
+from vigil.streams.rtsp_loop import RtspServer, downscaled, rtsp_server_available
 from vigil.streams.timing import quantile
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ class BenchPlan:
     videos: list[Path]
     threads: int = 1
     config: Path | None = None  # a site file whose rules, models and gating apply
+    substream: tuple[int, int] | None = None  # serve a downscaled substream for detection
 
 
 def pick_videos(folder: Path, cameras: int) -> list[Path]:
@@ -75,22 +81,29 @@ def run_bench(plan: BenchPlan, baseline: str | None = None, gt_dir: Path | None 
     if why:
         raise BenchError(f"the RTSP server cannot run here: {why}")
     mounts = {f"cam{i}": video for i, video in enumerate(plan.videos)}
+    cameras = list(mounts)
+    if plan.substream is not None:
+        folder = Path(tempfile.gettempdir()) / "vigil-bench-substreams"
+        for name in cameras:
+            mounts[f"{name}-sub"] = downscaled(mounts[name], plan.substream, folder)
     report: dict = {
         "cameras": plan.cameras,
         "fps": plan.fps,
         "seconds": plan.seconds,
         "warmup": plan.warmup,
         "threads": plan.threads,
-        "videos": {name: video.name for name, video in mounts.items()},
+        "videos": {name: mounts[name].name for name in cameras},
+        "substream": "x".join(map(str, plan.substream)) if plan.substream else None,
         "cores": os.cpu_count(),
         "pipelines": {},
     }
     with RtspServer(mounts) as server:
-        urls = {name: server.url(name) for name in mounts}
+        urls = {name: server.url(name) for name in cameras}
+        subs = {name: server.url(f"{name}-sub") for name in cameras if plan.substream}
         variants = ["gated"] + (["naive"] if baseline == "naive" else [])
         for variant in variants:
             log.warning("bench: %s pipeline, %d cameras", variant, plan.cameras)
-            report["pipelines"][variant] = _in_child(plan, urls, variant)
+            report["pipelines"][variant] = _in_child(plan, urls, variant, subs)
     pipelines = report["pipelines"]
     if "naive" in pipelines:
         gated, naive = pipelines["gated"], pipelines["naive"]
@@ -103,10 +116,10 @@ def run_bench(plan: BenchPlan, baseline: str | None = None, gt_dir: Path | None 
     return report
 
 
-def _in_child(plan: BenchPlan, urls: dict[str, str], variant: str) -> dict:
+def _in_child(plan: BenchPlan, urls: dict[str, str], variant: str, subs: dict[str, str]) -> dict:
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child_main, args=(plan, urls, variant, child))
+    process = context.Process(target=_child_main, args=(plan, urls, variant, child, subs))
     process.start()
     child.close()
     limit = plan.warmup + plan.seconds + 600  # model loading and shutdown included
@@ -120,10 +133,10 @@ def _in_child(plan: BenchPlan, urls: dict[str, str], variant: str) -> dict:
     return result
 
 
-def _child_main(plan: BenchPlan, urls: dict[str, str], variant: str, conn) -> None:  # noqa: ANN001
+def _child_main(plan: BenchPlan, urls: dict[str, str], variant: str, conn, subs) -> None:  # noqa: ANN001
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        conn.send(measure_pipeline(plan, urls, variant))
+        conn.send(measure_pipeline(plan, urls, variant, subs))
     except VigilError as exc:
         conn.send({"error": str(exc)})
     except Exception as exc:  # reported, not lost with the child
@@ -133,10 +146,17 @@ def _child_main(plan: BenchPlan, urls: dict[str, str], variant: str, conn) -> No
         conn.close()
 
 
-def site_for(plan: BenchPlan, urls: dict[str, str], data_dir: Path, hook: str, variant: str):
-    """The site the worker runs: the cameras at ``plan.fps`` (a file is looped as a camera), a
-    webhook alert channel, and the gating of ``plan.config`` (or the defaults); the naive
-    variant has gating off."""
+def site_for(
+    plan: BenchPlan,
+    urls: dict[str, str],
+    data_dir: Path,
+    hook: str,
+    variant: str,
+    subs: dict[str, str] | None = None,
+):
+    """The site the worker runs: the cameras at ``plan.fps`` (a file is looped as a camera;
+    ``subs`` are their detect_source), a webhook alert channel, and the gating of
+    ``plan.config`` (or the defaults); the naive variant has gating off."""
     from vigil.config import SiteConfig, load_site_config
 
     raw: dict = {}
@@ -147,11 +167,16 @@ def site_for(plan: BenchPlan, urls: dict[str, str], data_dir: Path, hook: str, v
         template = base.cameras[0].model_dump(mode="json", exclude_none=True)
     else:
         template = {}
-    template = {k: v for k, v in template.items() if k not in ("id", "source", "name")}
+    template = {
+        k: v for k, v in template.items() if k not in ("id", "source", "detect_source", "name")
+    }
     cameras = [
         {**template, "id": name, "source": url, "fps": plan.fps, "loop": "://" not in url}
         for name, url in urls.items()
     ]
+    for camera in cameras:
+        if subs and camera["id"] in subs:
+            camera["detect_source"] = subs[camera["id"]]
     if variant == "naive":
         raw["gating"] = {"motion": False, "rule_fps": {}}
         for camera in cameras:
@@ -173,7 +198,9 @@ def naive_cards(site) -> dict:  # noqa: ANN001
     }
 
 
-def measure_pipeline(plan: BenchPlan, urls: dict[str, str], variant: str) -> dict:
+def measure_pipeline(
+    plan: BenchPlan, urls: dict[str, str], variant: str, subs: dict[str, str] | None = None
+) -> dict:
     """In the child process: run the worker, measure the last ``plan.seconds``."""
     from vigil.detector.detector import set_inference_threads
     from vigil.run import SiteRunner
@@ -183,7 +210,7 @@ def measure_pipeline(plan: BenchPlan, urls: dict[str, str], variant: str) -> dic
     hook = AlertReceiver()
     timer = StageTimer()
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
-        site = site_for(plan, urls, Path(tmp), hook.url, variant)
+        site = site_for(plan, urls, Path(tmp), hook.url, variant, subs)
         cards = naive_cards(site) if variant == "naive" else None
         runner = SiteRunner(site, cards=cards, timer=timer)
         stop = threading.Event()
@@ -229,6 +256,10 @@ def measure_pipeline(plan: BenchPlan, urls: dict[str, str], variant: str) -> dic
         "cpu_seconds": round(cpu, 1),
         "cpu_per_second": round(cpu / window, 2),
         "analysed_per_cpu_second": round(total / cpu, 3) if cpu else 0.0,
+        # CPU time of the reader threads decoding, per camera and second of the window.
+        "decode_cpu_ms_per_camera_s": round(
+            1000 * stages.get("decode_cpu", {}).get("total_s", 0.0) / window / plan.cameras, 2
+        ),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_mb": rss.report(),
         "events_raised": summary.events_raised if summary else None,
@@ -371,7 +402,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"vigil bench: {report['cameras']} cameras at {report['fps']:g} fps, "
         f"{report['seconds']:g} s measured after {report['warmup']:g} s, "
-        f"{report['threads']} inference thread(s), {report['cores']} cores",
+        f"{report['threads']} inference thread(s), {report['cores']} cores"
+        + (f"; detection on {report['substream']} substreams" if report.get("substream") else ""),
     ]
     for name, p in report["pipelines"].items():
         per_camera = " ".join(f"{v:.2f}" for v in p["analysed_fps_per_camera"].values())
@@ -383,6 +415,7 @@ def format_report(report: dict) -> str:
             f"{p['analysed_per_cpu_second']:.3f} analysed frames per CPU-second; "
             f"peak RSS {p['peak_rss_mb']:.0f} MB, slope {p['rss_mb'].get('slope_mb_per_min', 0)}"
             " MB/min",
+            f"  decoding: {p.get('decode_cpu_ms_per_camera_s', 0)} ms of CPU per camera-second",
             "  model passes: " + ", ".join(f"{k} {v}" for k, v in p["model_passes"].items()),
         ]
         skipped: dict[str, int] = {}

@@ -360,17 +360,31 @@ def bench(
         Path, typer.Option("--gt", help="ground truth for the recall of --baseline naive")
     ] = Path("datasets/ground_truth"),
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    substream: Annotated[
+        str | None,
+        typer.Option(
+            "--substream",
+            help="WxH: also serve each video scaled to fit WxH and detect on it (detect_source)",
+        ),
+    ] = None,
 ) -> None:
     """Measure a `vigil run` worker on N looped videos served over RTSP (see vigil/bench.py).
 
     Example: vigil bench --cameras 4 --fps 2 --seconds 60 --baseline naive
     """
     from vigil.bench import BenchError, BenchPlan, format_report, pick_videos, run_bench
+    from vigil.streams.rtsp_loop import parse_size
 
     if baseline not in (None, "naive"):
         raise BenchError(f"--baseline {baseline!r}: the only baseline is 'naive'")
     if config is not None:
         load_site_config(config)  # checked before anything starts
+    size = None
+    if substream is not None:
+        try:
+            size = parse_size(substream)
+        except ValueError as exc:
+            raise BenchError(f"--substream {exc}") from None
     plan = BenchPlan(
         cameras=cameras,
         fps=fps,
@@ -379,6 +393,7 @@ def bench(
         videos=pick_videos(videos, cameras),
         threads=threads,
         config=config,
+        substream=size,
     )
     gt = ground_truth if ground_truth.is_dir() else None
     if baseline and gt is None:

@@ -284,6 +284,11 @@ class CameraConfig(_Strict):
         validate_default=True,
         description="rtsp://…, http(s)://…, a video file, image folder, webcam:N",
     )
+    detect_source: str | None = Field(
+        None,
+        description="a low-resolution substream of the same camera (rtsp://…, http(s)://…) "
+        "that detection decodes instead of ``source``; ``source`` is then only recorded",
+    )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
     loop: bool = Field(False, description="files and folders: loop forever, paced as a camera")
     enabled: bool = Field(True, description="run this camera")
@@ -295,6 +300,7 @@ class CameraConfig(_Strict):
     record: RecordConfig | None = None
     gating: GatingConfig | None = Field(None, description="the site's gating, for this camera")
     _spec: SourceSpec | None = PrivateAttr(None)
+    _detect_spec: SourceSpec | None = PrivateAttr(None)
 
     @field_validator("source")
     @classmethod
@@ -348,7 +354,15 @@ class CameraConfig(_Strict):
             self._spec = parse_source(
                 self.source, transport=self.transport, loop=self.loop, base=base
             )
+        if self.detect_source is not None:
+            self._detect_spec = _detect_spec(self.detect_source, self._spec, self.transport)
         return self
+
+    @property
+    def detect_spec(self) -> SourceSpec | None:
+        """The substream detection decodes (``detect_source``), or None: ``source`` is then
+        decoded for detection as well as recorded."""
+        return self._detect_spec
 
     @property
     def spec(self) -> SourceSpec:
@@ -356,6 +370,28 @@ class CameraConfig(_Strict):
         if self._spec is None:
             raise ConfigError(f"camera {self.id}: no source")
         return self._spec
+
+
+def _detect_spec(text: str, main: SourceSpec | None, transport: str) -> SourceSpec:
+    """``detect_source`` parsed like ``source``; both must be network streams (a camera's
+    main and sub streams), for the main stream is then only demuxed, never decoded, and only
+    a sender paces what is not decoded."""
+    spec = parse_source(text, transport=transport, field="detect_source")  # type: ignore[arg-type]
+    if spec.kind not in _NETWORK:
+        raise ValueError(
+            f"detect_source {spec.display!r}: must be a network stream (rtsp://, http(s)://)"
+        )
+    if main is not None and main.kind not in _NETWORK:
+        raise ValueError(
+            f"detect_source needs a network source (rtsp://, http(s)://), not "
+            f"{main.kind} {main.display!r}"
+        )
+    if main is not None and main.url == spec.url:
+        raise ValueError("detect_source is the same stream as source: leave it out")
+    return spec
+
+
+_NETWORK = ("rtsp", "http")
 
 
 class InferenceConfig(_Strict):

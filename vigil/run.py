@@ -61,7 +61,7 @@ from vigil.events.zones import Zone
 from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
 from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
-from vigil.streams.reader import CameraReader
+from vigil.streams.reader import CameraReader, sources_shown
 from vigil.streams.supervisor import Supervisor
 from vigil.streams.timing import StageTimer
 from vigil.zone_watch import ZoneWatcher, saved_rules
@@ -470,11 +470,20 @@ class SiteRunner:
         options = self.site.reader_options(
             camera, ring_seconds=evidence.pre_seconds + confirm + RING_SLACK_S
         )
+        shown = sources_shown(spec, camera.detect_spec)
         health = CameraHealth(
-            camera.id, name=camera.name, source=spec.display, fail_after=reconnect.fail_after
+            camera.id, name=camera.name, source=shown, fail_after=reconnect.fail_after
         )
         health.listeners.extend(self._listeners)
-        reader = CameraReader(camera.id, spec, options, health, on_gap=writer.gap, wakeup=wakeup)
+        reader = CameraReader(
+            camera.id,
+            spec,
+            options,
+            health,
+            on_gap=writer.gap,
+            wakeup=wakeup,
+            detect=camera.detect_spec,  # decoded for detection; spec is then only recorded
+        )
         reader.timer = self.timer
         writer.add_camera(
             camera.id,

@@ -64,3 +64,37 @@ def test_bench_refuses_bad_input_in_one_line(tmp_path: Path):
     assert result.stderr.strip().splitlines() == [
         f"error: --videos {tmp_path}: no .mp4 video in it"
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_rtsp
+def test_bench_detects_on_a_substream_when_asked(videos: Path, tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "bench", "--videos", str(videos)]
+        + ["--cameras", "1", "--fps", "2", "--seconds", "8", "--warmup", "6", "--json"]
+        + ["--substream", "320x180"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["substream"] == "320x180" and list(report["videos"]) == ["cam0"]
+    gated = report["pipelines"]["gated"]
+    assert gated["analysed_fps_per_camera"]["cam0"] > 0
+    assert gated["stages"]["decode"]["n"] > 0
+
+
+@pytest.mark.parametrize("size", ["320", "0x0", "321x180", "axb"])
+def test_bench_refuses_a_bad_substream_size_in_one_line(tmp_path: Path, size: str):
+    result = subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "bench", "--substream", size],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --substream '{size}': ")

@@ -236,3 +236,53 @@ def test_errors_are_described_without_urls():
     assert permanent and "secret" not in reason and "401" in reason
     reason, permanent = describe_error(av.error.ConnectionRefusedError(111, "refused", "u"))
     assert (reason, permanent) == ("connection refused", False)
+
+
+# --- decoding less (issue 16) ------------------------------------------------------------------
+
+
+def test_a_second_stream_down_holds_the_camera_off_live_naming_it():
+    health = CameraHealth("gate-3", fail_after=2)
+    health.connecting()
+    health.frame(t=0.0, wall=1.0)
+    health.stream_down("main stream", "connection refused", CameraState.FAILED)
+    health.frame(t=0.5, wall=1.5)  # the analysed stream flows: still failed, with the reason
+    assert health.state is CameraState.FAILED
+    assert health.last_error == "main stream: connection refused"
+    health.stream_up("main stream")
+    assert health.state is CameraState.FAILED  # until a frame shows the camera live
+    health.count_attempt()
+    health.frame(t=1.0, wall=2.0)
+    assert health.state is CameraState.LIVE and health.last_error is None
+    assert health.reconnects == 1
+
+
+@pytest.mark.parametrize(("fps", "skips"), [(2.0, True), (10.0, False)])
+def test_non_reference_frames_are_skipped_only_well_below_the_stream_rate(
+    videos, fps: float, skips: bool
+):
+    """fall_01.mp4 (24 fps, B-frames) looped as a live camera: analysed at 2 fps its
+    non-reference frames are not decoded (about half of them here), at 10 fps all are; the
+    ring holds every packet either way."""
+    import time
+
+    from vigil.streams.reader import CameraReader, ReaderOptions
+    from vigil.streams.sources import parse_source
+
+    source = parse_source(str(videos / "fall_01.mp4"), loop=True)
+    reader = CameraReader("cam", source, ReaderOptions(analysis_fps=fps))
+    reader.start()
+    deadline = time.monotonic() + 30
+    while reader.ring.next_seq < 72 and time.monotonic() < deadline:  # 3 s of stream
+        time.sleep(0.05)
+    fps_in = reader.health.snapshot().fps_in
+    reader.stop()
+    reader.join(5)
+    packets, frames = reader.ring.next_seq, reader._index
+    assert packets >= 72
+    assert fps_in > 15  # the frames the camera sends, skipped ones included (~24 fps)
+    assert reader.skipping_nonref is skips
+    if skips:
+        assert frames < 0.7 * packets
+    else:
+        assert frames >= packets - 8  # the decoder's delay

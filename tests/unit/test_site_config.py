@@ -401,3 +401,62 @@ def test_worker_leases_are_checked(tmp_path: Path):
     assert "max_cameras" in load_error(tmp_path, camera + "worker: {max_cameras: 0}")
     site = load_site_config(site_file(tmp_path, camera + "worker: {max_cameras: 8}"))
     assert (site.worker.max_cameras, site.worker.lease_ttl_s, site.worker.heartbeat_s) == (8, 6, 2)
+
+
+def test_a_detect_source_is_validated_and_masked_like_the_source(tmp_path: Path):
+    site = load_site_config(
+        site_file(
+            tmp_path,
+            """
+cameras:
+  - id: gate-3
+    source: rtsp://admin:hunter2@10.0.0.7/main
+    detect_source: rtsp://admin:hunter2@10.0.0.7/sub?token=T0K3N&channel=2
+    transport: udp
+  - {id: yard, source: "rtsp://10.0.0.8/s"}
+""",
+        )
+    )
+    gate, yard = site.cameras
+    assert gate.detect_spec.kind == "rtsp" and gate.detect_spec.transport == "udp"
+    assert gate.detect_spec.display == "rtsp://admin:***@10.0.0.7/sub?token=***&channel=2"
+    assert "hunter2" in gate.detect_spec.url and "T0K3N" in gate.detect_spec.url
+    assert yard.detect_spec is None  # without it, the source is decoded as before
+
+
+@pytest.mark.parametrize(
+    ("source", "detect", "words"),
+    [
+        ("rtsp://h/main", "ftp://admin:hunter2@h/sub", ["detect_source 'ftp://admin:***@h/sub'"]),
+        ("rtsp://h/main", "rtsp://admin:hunter2@h:0/sub", ["detect_source", "port 0"]),
+        ("rtsp://h/main", "rtsp://admin:hunter2@[::1/x", ["detect_source", "not a valid URL"]),
+        ("rtsp://h/main", "webcam:0", ["detect_source '/dev/video0': must be a network"]),
+        ("webcam:0", "rtsp://admin:hunter2@h/sub", ["needs a network source", "webcam"]),
+        ("rtsp://admin:hunter2@h/m", "rtsp://admin:hunter2@h/m", ["same stream as source"]),
+        ("rtsp://h/main", "", ["detect_source is empty"]),
+    ],
+)
+def test_a_bad_detect_source_is_one_line_naming_the_camera_and_field(
+    tmp_path: Path, source: str, detect: str, words: list[str]
+):
+    message = load_error(
+        tmp_path, f"cameras: [{{id: gate-3, source: '{source}', detect_source: '{detect}'}}]"
+    )
+    assert message.startswith("config ") and "cameras.gate-3: " in message
+    for word in words:
+        assert word in message
+    assert "hunter2" not in message
+
+
+def test_the_health_source_shows_both_streams_masked():
+    from vigil.streams.reader import sources_shown
+
+    camera = SiteConfig.model_validate(
+        {
+            "cameras": [
+                {"id": "a", "source": "rtsp://u:PASS@h/main", "detect_source": "rtsp://KEY@h/sub"}
+            ]
+        }
+    ).cameras[0]
+    shown = sources_shown(camera.spec, camera.detect_spec)
+    assert shown == "rtsp://u:***@h/main (detect: rtsp://***@h/sub)"

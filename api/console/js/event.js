@@ -32,6 +32,14 @@ function spacingOf(timeline) {
 function overlay(video, canvas, e) {
   const spacing = spacingOf(e.timeline);
   const start = e.clip_start_pts ?? 0;
+  // Boxes are in pixels of the analysed frame, which the snapshot is: a camera that detects on
+  // a substream (detect_source) has its clip from the larger main stream.
+  const frame = { w: 0, h: 0 };
+  if (e.snapshot_url) {
+    const still = new Image();
+    still.onload = () => Object.assign(frame, { w: still.naturalWidth, h: still.naturalHeight });
+    still.src = e.snapshot_url;
+  }
   const draw = () => {
     const w = video.clientWidth;
     const h = video.clientHeight;
@@ -43,8 +51,8 @@ function overlay(video, canvas, e) {
     const hit = video.videoWidth ? boxAt(e.timeline, start + video.currentTime, spacing) : null;
     window.vigilOverlay = { pts: start + video.currentTime, drawn: Boolean(hit) };
     if (!hit) return;
-    const sx = canvas.width / video.videoWidth;
-    const sy = canvas.height / video.videoHeight;
+    const sx = canvas.width / (frame.w || video.videoWidth);
+    const sy = canvas.height / (frame.h || video.videoHeight);
     const [x1, y1, x2, y2] = hit.bbox;
     const colour = e.severity === "critical" ? "#ff4d4f" : "#ffb020";
     g.lineWidth = 3 * ratio;
