@@ -176,3 +176,10 @@ def test_class_mask_rows():
     )
     assert m.shape == (3, 1, 3)
     assert m[:, 0].tolist() == [[1, 0, 0], [0, 1, 1], [1, 1, 1]]
+
+
+@pytest.mark.parametrize("module", [site_merge, site_loss])
+def test_docstring_examples(module):
+    import doctest
+
+    assert doctest.testmod(module).failed == 0
