@@ -37,8 +37,9 @@ run_train() {
   shift
   export PYTHONPATH=$W/py YOLO_OFFLINE=1 YOLO_CONFIG_DIR=$W/cfg PYTHONUNBUFFERED=1
   nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv || true
+  df -h /dev/shm || true  # DataLoader workers share batches through it
   "$PY" datasets/site_model/site_train.py train "$W/data/data.yaml" --project "$W/runs" \
-      --run site_model --device 0 --workers 14 --batch 64 --imgsz 416 --epochs 150 \
+      --run site_model --weights "$W/base.pt" --device 0 --workers 14 --batch 64 --imgsz 416 --epochs 150 \
       --hours "$("$PY" -c "print($minutes / 60)")" --close-mosaic 5 --cache ram "$@" \
       2>&1 | tr '\r' '\n' | grep -v "it/s\|s/it" | tee -a "$OUT/train.log"
 }
@@ -57,7 +58,15 @@ case ${1:-} in
   train)
     store "$2"
     unpack "$(cd "$(dirname "$2")" && pwd)/pack.sha256"
-    run_train "${3:-7}" "${@:4}"
+    began=$SECONDS
+    if ! run_train "${3:-7}" "${@:4}"; then
+      # A failure before the first checkpoint is most likely the DataLoader workers (shared
+      # memory in the sandbox): once more with few workers, in the minutes that are left.
+      [ -f "$W/runs/site_model/weights/last.pt" ] && { collect; exit 1; }
+      left=$("$PY" -c "print(max(1.0, ${3:-7} - ($SECONDS - $began) / 60))")
+      echo "training failed early; again with 4 workers for $left min" | tee -a "$OUT/train.log"
+      run_train "$left" "${@:4}" --workers 4
+    fi
     collect
     ;;
   resume) run_train 0 --resume; collect ;;

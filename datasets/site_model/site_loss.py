@@ -44,9 +44,16 @@ def masked_loss_class():
             super().__init__(model)
             self.labelled = labelled
             self.base_weights = self.class_weights
+            self.reported = False
 
         def get_assigned_targets_and_loss(self, preds, batch, **kw):
             mask = class_mask(batch["im_file"], self.labelled, self.nc, self.device)
+            if not self.reported:  # once: evidence in the log that the mask is in use
+                print(
+                    f"class mask: {int((mask == 0).sum())} of {mask.numel()} image-class "
+                    "pairs of the first batch carry no classification loss"
+                )
+                self.reported = True
             self.class_weights = mask if self.base_weights is None else mask * self.base_weights
             try:
                 return super().get_assigned_targets_and_loss(preds, batch, **kw)
