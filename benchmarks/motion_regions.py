@@ -122,6 +122,36 @@ def crop_cost(video: Path, sides: tuple[int, ...] = (160, 256, 352), reps: int =
     return out
 
 
+def freeze(video: Path, out_dir: Path, pad: float = 0.25) -> Path:
+    """A fixed-camera version of ``video``: every frame is its first frame, but for the
+    padded boxes of the people the fall model finds in it (conf 0.25), taken from the frame
+    itself. The clip's ground truth still holds (the people do what they did); only the scene
+    around them stops moving. Written as MPEG-4 at the clip's frame rate."""
+    import cv2
+
+    from vigil.detector.cards import load_cards
+    from vigil.detector.detector import load_detector
+
+    detector = load_detector(load_cards()["fall"])
+    source = list(FileSource(video))
+    background = source[0].image
+    h, w = background.shape[:2]
+    rate = (len(source) - 1) / max(source[-1].pts - source[0].pts, 1e-6)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / video.name
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (w, h))
+    for frame in source:
+        image = background.copy()
+        for x1, y1, x2, y2 in detector(frame.image).xyxy:
+            dx, dy = pad * (x2 - x1), pad * (y2 - y1)
+            a, b = int(max(0, x1 - dx)), int(max(0, y1 - dy))
+            c, d = int(min(w, x2 + dx)), int(min(h, y2 + dy))
+            image[b:d, a:c] = frame.image[b:d, a:c]
+        writer.write(image)
+    writer.release()
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=Path, default=ROOT.parent / "shared/data/videos")
@@ -130,9 +160,16 @@ def main() -> None:
     ap.add_argument("--naive", action="store_true", help="also every model on every frame")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     ap.add_argument("--cost-only", action="store_true", help="only the per-call crop costs")
+    ap.add_argument(
+        "--freeze", type=Path, help="write fixed-camera versions of the clips here, then stop"
+    )
     args = ap.parse_args()
     set_inference_threads(1)
     videos = sorted(args.videos.glob("*.mp4"))
+    if args.freeze:
+        for video in videos:
+            print(freeze(video, args.freeze))
+        return
     site_gating = load_detect_site(None).gating_of(load_detect_site(None).camera).settings()
     report: dict = {"crop_cost_ms": crop_cost(videos[0])}
     if args.cost_only:
