@@ -175,6 +175,11 @@ class CardDetector:
             return []
         return [self.to_canonical(d) for d in self.raw(images, self._floor)]
 
+    def at_size(self, image: np.ndarray, imgsz: int) -> sv.Detections:
+        """One image's detections with the model input's long side at ``imgsz`` (a crop at
+        the scale of the full pass, :mod:`vigil.regions`)."""
+        return self.to_canonical(self.raw([image], self._floor, imgsz)[0])
+
     def to_canonical(self, detections: sv.Detections) -> sv.Detections:
         """Map model classes to canonical labels, then apply the per-label thresholds."""
         labelled = with_labels(detections, self._labels)

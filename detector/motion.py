@@ -113,3 +113,33 @@ class FrameMotion:
 
     def moved(self, reference: np.ndarray | None, grey: np.ndarray | None) -> bool:
         return self.changed(reference, grey) >= self.min_area
+
+    def boxes(
+        self, reference: np.ndarray | None, grey: np.ndarray | None, shape: tuple[int, int]
+    ) -> np.ndarray:
+        """The moving parts as boxes (x1, y1, x2, y2) in the pixels of a frame of ``shape``
+        (height, width): the changed pixels, dilated so the parts of one mover join, one box
+        per blob; blobs under a quarter of ``min_area`` are noise. Empty when either grey copy
+        is unknown or the sizes differ (the caller then makes a full pass).
+
+        >>> import numpy as np
+        >>> fm = FrameMotion(threshold=25, min_area=0.002)
+        >>> still = np.full((360, 640, 3), 100, np.uint8)
+        >>> moved = still.copy(); moved[100:160, 400:440] = 250
+        >>> [round(v) for v in fm.boxes(fm.grey(still), fm.grey(moved), (360, 640))[0]]
+        [388, 88, 452, 172]
+        """
+        if reference is None or grey is None or reference.shape != grey.shape:
+            return np.zeros((0, 4))
+        mask = (cv2.absdiff(reference, grey) > self.threshold).astype(np.uint8)
+        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        floor = 0.25 * self.min_area * mask.size
+        gh, gw = grey.shape[:2]
+        sx, sy = shape[1] / gw, shape[0] / gh
+        boxes = [
+            (x * sx, y * sy, (x + w) * sx, (y + h) * sy)
+            for x, y, w, h, area in stats[1:count]
+            if area >= floor
+        ]
+        return np.array(boxes, dtype=float).reshape(-1, 4)

@@ -244,7 +244,20 @@ class InferenceService:
         due = {c.id: {d.name for d in c.pipeline.plan(f)} for c, f in taken}
         detectors = {d.name: d for c, _ in taken for d in c.pipeline.detectors}
         for name, detector in detectors.items():
-            users = [(c, f) for c, f in taken if name in due[c.id]]
+            users = []
+            for c, f in taken:
+                if name not in due[c.id]:
+                    continue
+                if c.pipeline.regions(name) is None:
+                    users.append((c, f))
+                else:  # only parts of the frame moved: its crops, on their own
+                    began = time.perf_counter()
+                    try:
+                        raw[c.id][name] = c.pipeline.detect_regions(detector, f)
+                    except Exception:
+                        log.exception("model %s failed on the regions of %s", name, c.id)
+                    if self.timer is not None:
+                        self.timer.add(f"model:{name}", time.perf_counter() - began)
             by_shape: dict[tuple[int, int], list[tuple[AnalysedCamera, Frame]]] = {}
             for c, f in users:
                 by_shape.setdefault(f.shape, []).append((c, f))

@@ -133,6 +133,14 @@ class GatingConfig(_Strict):
     motion_min_area: float = Field(
         0.002, gt=0, le=1, description="share of the frame that must move to count as motion"
     )
+    crop: bool = Field(
+        False,
+        description="when only part of the frame moved, run a due model on regions around the "
+        "moving parts (and carry its boxes elsewhere) instead of the whole frame",
+    )
+    crop_max_area: float = Field(
+        0.5, gt=0, le=1, description="regions covering more of the frame than this: full pass"
+    )
     rule_fps: dict[str, float] = Field(
         default_factory=lambda: {"smoke": 1.0, "fire": 1.0},
         description="analysis rate per rule (at most the camera's fps); a model runs at the "
@@ -155,6 +163,8 @@ class GatingConfig(_Strict):
             full_pass_seconds=self.full_pass_seconds,
             motion_threshold=self.motion_threshold,
             motion_min_area=self.motion_min_area,
+            crop=self.crop,
+            crop_max_area=self.crop_max_area,
             rule_fps=dict(self.rule_fps),
         )
 

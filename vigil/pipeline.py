@@ -27,6 +27,7 @@ from vigil.events.rules import Rule, build_rules
 from vigil.events.violation import LifecycleEvent, ModelRef, Phase
 from vigil.events.zones import warn_zones_off_frame
 from vigil.gating import AnalysisGate, GatingSettings
+from vigil.regions import Region, combine, shift_from
 from vigil.streams.frame import Frame
 from vigil.streams.timing import StageTimer
 
@@ -191,7 +192,9 @@ class CameraPipeline:
             return None
         rates = model_rates(self.rules, sources, self._fps, self._gating.rule_fps)
         rates = {d.name: rates.get(d.name, self._fps) for d in self.detectors}
-        return AnalysisGate(self._gating, rates, self._fps)
+        # Models that take an input size run on crops (a crop classifier does not).
+        sizes = {d.name: d.card.imgsz for d in self.detectors if hasattr(d, "at_size")}
+        return AnalysisGate(self._gating, rates, self._fps, sizes)
 
     def _route_labels(self) -> None:
         """Which model serves each label the rules need, and the card behind each rule."""
@@ -254,13 +257,31 @@ class CameraPipeline:
         :mod:`vigil.gating`). Called by :meth:`detect` unless the caller runs the models."""
         if self.gate is None:
             plan: dict[str, str | None] = {d.name: None for d in self.detectors}
-        elif self.timer is None:
-            plan = self.gate.plan(frame.image, frame.pts)
         else:
-            with self.timer.time("motion"):
-                plan = self.gate.plan(frame.image, frame.pts)
+            held = {name: found.xyxy for name, found in self._held.items()}
+            if self.timer is None:
+                plan = self.gate.plan(frame.image, frame.pts, held)
+            else:
+                with self.timer.time("motion"):
+                    plan = self.gate.plan(frame.image, frame.pts, held)
         self._plan = (frame, plan)
         return [d for d in self.detectors if plan.get(d.name) is None]
+
+    def regions(self, name: str) -> list[Region] | None:
+        """The regions model ``name`` runs on in the frame just planned (None: the whole
+        frame, or skipped)."""
+        return self.gate.regions.get(name) if self.gate is not None else None
+
+    def detect_regions(self, detector: Detector, frame: Frame) -> sv.Detections:
+        """``detector`` on the crops of its regions in ``frame``, in frame coordinates (those
+        cut by a crop's inner edge dropped); what :meth:`detect` takes as its ``raw`` entry."""
+        parts = []
+        for region in self.regions(detector.name) or []:
+            crop = region.crop(frame.image)
+            found = detector.at_size(crop, region.imgsz)  # type: ignore[attr-defined]
+            parts.append(shift_from(found, region, frame.shape))
+        kept = [p for p in parts if len(p)]
+        return merge_detections(kept) if kept else empty_detections()
 
     def detect(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> sv.Detections:
         """Every model's tracked detections for the frame, merged.
@@ -275,20 +296,27 @@ class CameraPipeline:
         plan, self._plan = self._plan[1], None
         found_by_model = {}
         for d in self.detectors:
+            held = self._held.get(d.name)
+            held = held if held is not None else empty_detections()
+            regions = self.regions(d.name)
             if plan.get(d.name) is not None:
-                held = self._held.get(d.name)
-                found = held if held is not None else empty_detections()
+                found = held
             elif raw is not None:
                 found = raw[d.name]
             elif self.timer is None:
-                found = d(frame.image)
+                found = self._run(d, frame, regions)
             else:
                 with self.timer.time(f"model:{d.name}"):
-                    found = d(frame.image)
+                    found = self._run(d, frame, regions)
+            if regions is not None and plan.get(d.name) is None:
+                found = combine(held, found, regions)
             if self.gate is not None:
                 self._held[d.name] = found
             found_by_model[d.name] = found
         return self._track(frame, found_by_model)
+
+    def _run(self, d: Detector, frame: Frame, regions: list[Region] | None) -> sv.Detections:
+        return d(frame.image) if regions is None else self.detect_regions(d, frame)
 
     def _track(self, frame: Frame, found_by_model: dict[str, sv.Detections]) -> sv.Detections:
         began = time.perf_counter()

@@ -562,11 +562,13 @@ class _Leaving:
 
 def skip_counts(camera: AnalysedCamera) -> dict[str, int]:
     """Why a camera's frames or models were skipped: ``late`` (the service was busy), and
-    ``MODEL:still`` / ``MODEL:rate`` (the gate, :mod:`vigil.gating`)."""
+    ``MODEL:still`` / ``MODEL:rate`` (the gate, :mod:`vigil.gating`); and ``MODEL:regions``,
+    the frames a model ran on motion regions only (gating ``crop``), where there were any."""
     counts = {"late": camera.reader.health.skipped}
     gate = camera.pipeline.gate
     if gate is not None:
         counts |= {f"{model}:{why}": n for (model, why), n in sorted(gate.skipped.items())}
+        counts |= {f"{model}:regions": n for model, n in sorted(gate.cropped.items())}
     return counts
 
 

@@ -309,6 +309,12 @@ def videos(
     out.print(table)
     for rule, why in report.skipped.items():
         out.print(f"not scored: {rule}: {why}")
+    for model, row in sorted(report.gate.items()):
+        out.print(
+            f"gate {model}: {row['frames']:.0f} frames, full {row['full']:.0f}, regions "
+            f"{row['regions']:.0f}, still {row['still']:.0f}, rate {row['rate']:.0f}"
+            + (f", crops {row['crop_cpu_s']:.1f} CPU s" if row["regions"] else "")
+        )
     if report.ms_per_frame:
         out.print(
             "CPU ms per frame (process time): "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,11 +121,19 @@ class CachedDetector:
     """Stands in for a :class:`Detector` in the pipeline: the current frame's cached boxes,
     through the card's per-label thresholds (``thresholds`` overrides some labels)."""
 
-    def __init__(self, card: ModelCard, thresholds: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        thresholds: dict[str, float] | None = None,
+        live: Detector | None = None,
+    ) -> None:
         self.card = card
         self.name = card.name
         self.thresholds = thresholds or {}
         self.current: FrameBoxes | None = None
+        self.live = live  # the real model, for crops (motion regions): nothing cached there
+        self.crop_seconds = 0.0  # process CPU of the crops the live model ran on
+        self.crop_pixels = 0  # their model input pixels
 
     def threshold(self, label: str) -> float:
         return self.thresholds.get(label, self.card.threshold(label))
@@ -132,9 +141,21 @@ class CachedDetector:
     def __call__(self, image: np.ndarray) -> sv.Detections:
         if self.current is None:
             return empty_detections()
-        det = self.current.detections()
+        return self._thresholded(self.current.detections())
+
+    def at_size(self, image: np.ndarray, imgsz: int) -> sv.Detections:
+        """The live model on a crop (cache floor, then this card's thresholds)."""
+        if self.live is None:
+            raise ConfigError(f"{self.name}: no model loaded to run on motion regions")
+        began = time.process_time()
+        found = FullFrame(self.live, imgsz, conf=CACHE_CONF)(image)
+        self.crop_seconds += time.process_time() - began
+        self.crop_pixels += imgsz * imgsz
+        return self._thresholded(found)
+
+    def _thresholded(self, det: sv.Detections) -> sv.Detections:
         if len(det) == 0:
-            return det
+            return empty_detections()
         limits = np.array([self.threshold(str(lb)) for lb in det.data["label"]])
         kept = det[det.confidence >= limits]
         kept.data["model"] = np.full(len(kept), self.name, dtype=object)
@@ -152,19 +173,24 @@ def replay(
     thresholds: dict[str, float] | None = None,
     images: list[np.ndarray] | None = None,
     gating: GatingSettings | None = None,
+    live: dict[str, Detector] | None = None,
+    gate_stats: dict[str, dict[str, float]] | None = None,
 ) -> list[Predicted]:
     """Run the pipeline (trackers, rules, lifecycle) over cached boxes; the violations raised.
 
     ``frames`` maps card name to that card's frames of one video (same sampling for all);
     ``images`` are those frames' pixels (needed by the smoke/fire motion filter and by motion
     gating), if kept. With ``gating``, a model's cached boxes are used only on the frames the
-    gate runs it on (:mod:`vigil.gating`), as `vigil run` would.
+    gate runs it on (:mod:`vigil.gating`), as `vigil run` would; on the frames it runs a model
+    on motion regions only (``gating.crop``), the ``live`` model runs on the crops. Per model,
+    ``gate_stats`` adds up the frames run in full, on regions, skipped, and the crops' CPU.
     """
     rule_objs = build_rules(rules)
     if not rule_objs:
         return []
     needed = {c.name for c in cards_for_rules(rule_objs, {c.name: c for c in cards})}
-    stand_ins = [CachedDetector(c, thresholds) for c in cards if c.name in needed]
+    live = live or {}
+    stand_ins = [CachedDetector(c, thresholds, live.get(c.name)) for c in cards if c.name in needed]
     pipeline = CameraPipeline("eval", rule_objs, stand_ins, fps=fps, gating=gating)
     timeline = frames[stand_ins[0].name]
     ended = []
@@ -177,10 +203,35 @@ def replay(
         ended += [e.violation for e in analysis.events if e.phase.value == "ended"]
     if timeline:
         ended += [e.violation for e in pipeline.finish(timeline[-1].pts, timeline[-1].wall)]
+    if gate_stats is not None:
+        _add_gate_stats(gate_stats, pipeline, stand_ins, len(timeline))
     return [
         Predicted(v.rule, v.start_pts, v.end_pts, v.zone, v.peak_confidence)
         for v in sorted(ended, key=lambda v: v.start_pts)
     ]
+
+
+def _add_gate_stats(
+    stats: dict[str, dict[str, float]],
+    pipeline: CameraPipeline,
+    stand_ins: list[CachedDetector],
+    frames: int,
+) -> None:
+    gate = pipeline.gate
+    for d in stand_ins:
+        row = stats.setdefault(d.name, dict.fromkeys(_GATE_KEYS, 0.0))
+        skipped = {why: gate.skipped[d.name, why] for why in ("still", "rate")} if gate else {}
+        cropped = gate.cropped[d.name] if gate else 0
+        row["frames"] += frames
+        row["still"] += skipped.get("still", 0)
+        row["rate"] += skipped.get("rate", 0)
+        row["regions"] += cropped
+        row["full"] += frames - cropped - sum(skipped.values())
+        row["crop_cpu_s"] = round(row["crop_cpu_s"] + d.crop_seconds, 3)
+        row["crop_input_px"] += d.crop_pixels
+
+
+_GATE_KEYS = ("frames", "full", "regions", "still", "rate", "crop_cpu_s", "crop_input_px")
 
 
 def rules_for(base: RulesConfig, gt: GroundTruth, provided: frozenset[str]) -> RulesConfig:
@@ -205,6 +256,7 @@ class VideosReport:
     skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it was not scored
     ms_per_frame: dict[str, float] = field(default_factory=dict)
     frames: int = 0  # analysed frames, all clips
+    gate: dict[str, dict[str, float]] = field(default_factory=dict)  # per model, with gating
 
     def as_dict(self) -> dict:
         return {
@@ -215,6 +267,7 @@ class VideosReport:
             "skipped": self.skipped,
             "ms_per_frame": self.ms_per_frame,
             "frames": self.frames,
+            "gate": self.gate,
         }
 
 
@@ -244,7 +297,6 @@ def evaluate_videos(
     analysed as the one camera of ``config`` (:func:`vigil.config.detect_site`); with
     ``gating``, models run only on the frames the gate picks (:mod:`vigil.gating`); ``cards``
     replace the site's model cards."""
-    import time
 
     all_cards = cards if cards is not None else config.models.cards()
     provided = frozenset().union(*(c.labels for c in all_cards.values()))
@@ -256,6 +308,7 @@ def evaluate_videos(
     n_frames: dict[str, int] = {}
     scored: set[str] = set()
     per_video: dict[str, int] = {}  # analysed frames per clip
+    gate_stats: dict[str, dict[str, float]] = {}
     for gt in truths:
         video = Path(videos_dir) / gt.video
         if not video.is_file():
@@ -298,7 +351,12 @@ def evaluate_videos(
                     frames_cache[key] = images  # type: ignore[assignment]
             else:
                 images = frames_cache[key]  # type: ignore[assignment]
-        predictions[gt.video] = replay(frames, cards, rules, fps, thresholds, images, gating)
+        live = {}
+        if gating is not None and gating.motion and gating.crop:
+            live = {d.name: d for d in load_detectors(cards)}
+        predictions[gt.video] = replay(
+            frames, cards, rules, fps, thresholds, images, gating, live, gate_stats
+        )
     scores = score(truths, predictions, tolerance, rules=scored)
     report = VideosReport(
         scores, predictions, {k: v for k, v in skipped.items() if k not in scored}
@@ -307,6 +365,7 @@ def evaluate_videos(
         k: round(1000 * s / n_frames[k], 1) for k, s in seconds.items() if n_frames.get(k)
     }
     report.frames = sum(per_video.values())
+    report.gate = gate_stats if gating is not None else {}
     return report
 
 
