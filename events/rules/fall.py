@@ -219,7 +219,7 @@ CUT_OFF_PX = 3.0
 FALL_FRAMES = 2
 # Two fallen boxes overlapping by this much of the smaller one are one person found by two
 # models (site_ppe's person box and the fall card's person_fallen box of fall_01's worker
-# overlap 0.85-0.99), not two people lying side by side.
+# overlap 0.85-1.00 on the 11 frames where both are seen), not two people lying side by side.
 SAME_FALL_OVERLAP = 0.7
 
 
