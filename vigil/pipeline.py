@@ -78,6 +78,8 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
     >>> fall = ModelCard.model_validate({"name": "fall", "weights": {"path": "f.pt"},
     ...     "licence": "x", "source": "x", "class_map": {"a": "person", "b": "person_fallen"}})
     >>> label_sources([FallRule()], [fall])
+    {'person': 'fall', 'person_fallen': 'fall'}
+    >>> label_sources([FallRule(FallRule.Params(mode="pose"))], [fall])  # needs no person
     {'person_fallen': 'fall'}
     """
     needed = frozenset().union(*(rule.needs for rule in rules))

@@ -7,7 +7,7 @@ with a ``name`` registers itself in :data:`RULES` and becomes a field of :class:
 >>> [r.name for r in rules]
 ['fall', 'fire', 'no_helmet', 'smoke']
 >>> sorted(set().union(*(r.needs for r in rules)))
-['fire', 'head_bare', 'head_helmet', 'person_fallen', 'smoke']
+['fire', 'head_bare', 'head_helmet', 'person', 'person_fallen', 'smoke']
 """
 
 from __future__ import annotations

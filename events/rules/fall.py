@@ -4,6 +4,7 @@ is seen fallen by the model (``pose``), optionally lying still."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,15 +42,16 @@ class FallParams(RuleParams):
 
     severity: Severity = "critical"
     mode: Literal["motion", "pose"] = Field(
-        "pose",
+        "motion",
         description="motion: a fast change from upright to down, then staying down; pose: "
         "every person_fallen box from the model (sitting and crouching people included)",
     )
     fall_time: float = Field(
         1.0,
         gt=0,
-        description="motion: the most seconds between the last upright sighting and the first "
-        "down one; a slower change is sitting or lying down, not a fall",
+        description="motion: the most seconds between the last upright sighting and the down "
+        "box that shows the fall (two analysed frames count whatever their spacing); a slower "
+        "change is sitting or lying down, not a fall",
     )
     min_drop: float = Field(
         0.4,
@@ -91,18 +93,22 @@ class FallParams(RuleParams):
 
 class FallRule(Rule):
     """In ``motion`` mode, observes a tracked person who fell: their box is *down* (at least
-    ``down_aspect`` times as wide as tall, or labelled ``person_fallen``), their track was not
-    down before, and within the last ``fall_time`` seconds an *upright* ``person`` box (at
-    least ``upright_ratio`` times as tall as wide) stood where they lie (the boxes overlap and
-    their bottoms are within half the upright height), and either the box is now wide (the
-    aspect flipped) or its top is at least ``min_drop`` of the upright height lower (a fall
-    seen end-on, labelled ``person_fallen``). Boxes cut off by the frame's bottom edge are
-    not judged (their shape is the frame's doing). The upright box may belong to
-    another track: when two models find the person standing and fallen, each tracks its own
-    boxes. An upright box whose track is still standing there now is someone else. The fallen
-    track is then observed for as long as it stays down; ``min_duration`` (and ``still_after``)
-    make it stay down long enough. Sitting or crouching slowly, or climbing a ladder, never
-    turns a box from upright to down within ``fall_time``.
+    ``down_aspect`` times as wide as tall, or labelled ``person_fallen``), and within the last
+    ``fall_time`` seconds (or the last two analysed frames, if they span longer) an *upright*
+    ``person`` box (at least ``upright_ratio`` times as tall as wide) stood where they lie (the
+    boxes overlap and their bottoms are within half the upright height), seen no later than
+    their track went down (a track already down when someone stood there did not fall), and
+    either the box is now wide (the aspect flipped) or its top is at least ``min_drop`` of the
+    upright height lower (a fall seen end-on, labelled ``person_fallen``). The sightings
+    between may be down already: mid-fall, the model calls the box fallen before it is wide.
+    Boxes cut off by the frame's bottom edge are not judged (their shape is the frame's
+    doing). The upright box may belong to another track: when two models find the person
+    standing and fallen, each tracks its own boxes; then the two fallen tracks whose boxes
+    overlap are one fall (one subject, the first track to fall). An upright box whose track is
+    still standing there now is someone else. The fallen track is then observed for as long as
+    it stays down; ``min_duration`` (and ``still_after``) make it stay down long enough.
+    Sitting or crouching slowly, or climbing a ladder, never turns a box from upright to down
+    within ``fall_time``.
 
     In ``pose`` mode, observes every tracked ``person_fallen`` box in the zones (default:
     whole frame).
@@ -152,7 +158,7 @@ class FallRule(Rule):
                 min_confidence=self.params.confidence,
                 tracked=True,
             )
-            fell = self._motion.update(people, wall, frame.shape[0]) if len(people) else []
+            fell = self._motion.update(people, wall, frame.shape[0])
             fallen = people[np.asarray(fell, dtype=bool)]
         if self.params.min_aspect and len(fallen):
             fallen = fallen[width_over_height(fallen.xyxy) >= self.params.min_aspect]
@@ -160,6 +166,8 @@ class FallRule(Rule):
         out = []
         for i, zones in enumerate(self.zones.zones_of(fallen)):
             track_id = int(np.asarray(fallen.tracker_id)[i])
+            if self._motion is not None:
+                track_id = self._motion.subject(track_id)  # one person, two models: one fall
             still = self._still(track_id, fallen.xyxy[i], wall)
             if not zones or not still:
                 continue
@@ -203,6 +211,16 @@ class FallRule(Rule):
 
 # A box whose bottom is this close to the frame's bottom edge is cut off (pixels).
 CUT_OFF_PX = 3.0
+# A fall may show over this many analysed frames however far apart they are: a fall takes
+# frames (mid-fall the box is called fallen before it is wide), and frames come further apart
+# than planned: the sampler takes the source frame nearest each tick (2 fps on 29.97 fps video:
+# two frames are 1.0008 s, over fall_time 1 s), and a loaded machine drops frames of live
+# cameras (the newest frame wins).
+FALL_FRAMES = 2
+# Two fallen boxes overlapping by this much of the smaller one are one person found by two
+# models (site_ppe's person box and the fall card's person_fallen box of fall_01's worker
+# overlap 0.85-1.00 on the 11 frames where both are seen), not two people lying side by side.
+SAME_FALL_OVERLAP = 0.7
 
 
 @dataclass(slots=True)
@@ -234,6 +252,8 @@ class FallMotion:
         self.params = params
         self._poses: dict[int, deque[_Pose]] = {}
         self._fallen: set[int] = set()
+        self._same: dict[int, int] = {}  # fallen track -> the fallen track it duplicates
+        self._frames: deque[float] = deque(maxlen=FALL_FRAMES + 1)  # analysed frames' walls
 
     def update(
         self, people: sv.Detections, wall: float, frame_height: float = np.inf
@@ -242,6 +262,9 @@ class FallMotion:
         A box cut off by the bottom of a ``frame_height`` frame is not judged: its shape is
         the frame's doing."""
         self._forget(wall)
+        self._frames.append(wall)
+        if len(people) == 0:
+            return np.zeros(0, dtype=bool)
         xyxy = people.xyxy.astype(float)
         width, height = xyxy[:, 2] - xyxy[:, 0], np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
         labels = labels_of(people)
@@ -249,13 +272,17 @@ class FallMotion:
         down = (labels == PERSON_FALLEN) | (width >= self.params.down_aspect * height)
         ids = [int(t) for t in np.asarray(people.tracker_id)]
         fell = np.zeros(len(people), dtype=bool)
+        current = dict(zip(ids, xyxy, strict=True))
         for i, track_id in enumerate(ids):
             if not down[i]:
                 self._fallen.discard(track_id)  # got up
+                self._same.pop(track_id, None)
             elif track_id in self._fallen or (
                 xyxy[i, 3] < frame_height - CUT_OFF_PX
                 and self._just_fell(track_id, xyxy[i], wall, ids)
             ):
+                if track_id not in self._fallen:
+                    self._join_a_fallen(track_id, xyxy[i], current)
                 self._fallen.add(track_id)
                 fell[i] = True
         for i, track_id in enumerate(ids):
@@ -263,20 +290,44 @@ class FallMotion:
             self._poses.setdefault(track_id, deque()).append(pose)
         return fell
 
+    def subject(self, track_id: int) -> int:
+        """The track whose fall this track's fall is (itself, unless two models found the
+        same person fallen: their boxes overlap, and the first track to fall speaks for both).
+        """
+        return self._same.get(track_id, track_id)
+
+    def _join_a_fallen(
+        self, track_id: int, box: np.ndarray, current: dict[int, np.ndarray]
+    ) -> None:
+        """Record ``track_id``, just fallen, as the same fall as the fallen track whose box
+        (this frame's, else its last) it overlaps most, by at least ``SAME_FALL_OVERLAP``."""
+        best, best_overlap = None, SAME_FALL_OVERLAP
+        for other in sorted(self._fallen - {track_id}):
+            last = self._poses.get(other)
+            other_box = current.get(other, last[-1].xyxy if last else None)
+            if other_box is None:
+                continue
+            overlap = _overlap(box, other_box)
+            if overlap >= best_overlap:
+                best, best_overlap = other, overlap
+        if best is not None:
+            self._same[track_id] = self.subject(best)
+
     def _just_fell(self, track_id: int, box: np.ndarray, wall: float, now: list[int]) -> bool:
-        """Whether an upright box stood here within ``fall_time`` with its top well above
-        ``box``'s, and this track has not been down since."""
-        since = wall - self.params.fall_time
+        """Whether an upright box stood here within ``fall_time`` (or the last
+        ``FALL_FRAMES`` analysed frames, if they span longer) with its top well above ``box``'s
+        (or ``box`` is wide), seen no later than this track went down."""
+        since = min(wall - self.params.fall_time, self._frames[0])
         width, height = box[2] - box[0], box[3] - box[1]
         wide = width >= self.params.down_aspect * max(height, 1e-6)
-        own = self._poses.get(track_id, ())
-        last_down = max((p.wall for p in own if p.down), default=-np.inf)
+        went_down = _down_since(self._poses.get(track_id, ()), wall)
         for other, poses in self._poses.items():
             still_standing = other != track_id and other in now and poses[-1].upright
             if still_standing:
                 continue
             for pose in poses:
-                if not pose.upright or pose.wall < since or pose.wall < last_down:
+                # Upright after this track went down: someone else, or a standing flicker.
+                if not pose.upright or pose.wall < since or pose.wall > went_down:
                     continue
                 top, upright_height = pose.xyxy[1], pose.xyxy[3] - pose.xyxy[1]
                 dropped = box[1] - top >= self.params.min_drop * upright_height
@@ -295,6 +346,25 @@ class FallMotion:
             if not poses:
                 del self._poses[track_id]
                 self._fallen.discard(track_id)
+                self._same.pop(track_id, None)
+
+
+def _down_since(poses: Iterable[_Pose], wall: float) -> float:
+    """When a track's current run of down sightings began (``wall`` if it is not down yet):
+    a fall takes frames, so the sightings mid-fall may be down before the box shows it.
+
+    >>> up, down = np.zeros(4), np.zeros(4)
+    >>> _down_since([_Pose(1.0, up, True, False), _Pose(1.5, down, False, True)], 2.0)
+    1.5
+    >>> _down_since([_Pose(1.0, up, True, False)], 2.0)
+    2.0
+    """
+    since = wall
+    for pose in reversed(list(poses)):
+        if not pose.down:
+            break
+        since = pose.wall
+    return since
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

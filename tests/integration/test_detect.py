@@ -45,6 +45,8 @@ def check_evidence(event: EventRecord, config: SiteConfig, duration: float) -> N
 
 
 def test_fall_video_gives_a_fall_event_near_the_fall(videos: Path, tmp_path: Path, url: str):
+    # fall alone, in its default motion mode: the fall card serves person and person_fallen,
+    # one track through the fall (datasets/RESULTS.md, section 10).
     result = run(videos / "fall_01.mp4", {"fall": {}}, tmp_path, url)
     falls = [e for e in result.events if e.rule == "fall"]
     assert falls, "no fall event on a video of a fall"

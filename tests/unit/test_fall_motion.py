@@ -137,3 +137,106 @@ def test_a_wide_box_far_below_an_upright_one_is_someone_else():
     frames = [(i / FPS, dets(("person", STANDING, 1))) for i in range(4)]
     frames += [(2.0 + i / FPS, dets(("person", seated_in_front, 2))) for i in range(6)]
     assert opened(frames) == []
+
+
+# One model serving both labels (the fall card alone): its tracker is class-agnostic, so the
+# standing and the fallen boxes are one track, and the fall shows over two frames.
+MID_FALL = (190.0, 105.0, 300.0, 290.0)  # called fallen, not yet wide nor much lower
+
+
+def test_a_fall_that_shows_over_two_frames_on_one_track():
+    # Upright, then fallen but not yet wide (mid-fall), then wide on the floor: one track.
+    poses = [("person", STANDING)] * 4 + [("person_fallen", MID_FALL)]
+    poses += [("person_fallen", LYING)] * 6
+    # Wide and down from 2.5 s; k-of-n 3 of 5 and min_duration 1 s: opens at 3.5 s.
+    assert opened(clip(poses)) == [3.5]
+
+
+def test_a_fall_two_frames_long_on_a_video_whose_frames_are_a_little_over_half_a_second_apart():
+    # 2 fps sampled from 29.97 fps video: frames 0.5004 s apart, two frames 1.0008 s.
+    poses = [("person", STANDING)] * 4 + [("person_fallen", MID_FALL)]
+    poses += [("person_fallen", LYING)] * 6
+    frames = [(i * 0.5004, dets((label, box, 1))) for i, (label, box) in enumerate(poses)]
+    assert len(opened(frames)) == 1
+
+
+def test_a_fall_over_three_frames_is_too_slow():
+    # Mid-fall for two frames: 1.5 s from the last upright sighting to the wide box.
+    poses = [("person", STANDING)] * 4 + [("person_fallen", MID_FALL)] * 2
+    poses += [("person_fallen", LYING)] * 6
+    assert opened(clip(poses)) == []
+
+
+def test_sitting_down_slowly_called_fallen_half_way_is_not_a_fall():
+    # The fall model calls the worker fallen from half way down (one track, both labels).
+    poses = [("person", STANDING)] * 4
+    poses += [
+        ("person" if f < 4 else "person_fallen", between(STANDING, SEATED, f / 8))
+        for f in range(1, 9)
+    ]
+    poses += [("person_fallen", SEATED)] * 10
+    assert opened(clip(poses)) == []
+
+
+def test_lying_down_slowly_called_fallen_half_way_is_not_a_fall():
+    poses = [("person", STANDING)] * 2
+    poses += [
+        ("person" if f < 4 else "person_fallen", between(STANDING, LYING, f / 8))
+        for f in range(1, 9)
+    ]
+    poses += [("person_fallen", LYING)] * 10
+    assert opened(clip(poses)) == []
+
+
+def test_someone_already_down_whose_box_widens_after_a_passer_by_leaves_is_not_a_fall():
+    # A seated worker (fallen to the model) with someone standing over them; the standing one
+    # leaves, and the seated one stretches out: they were down before anyone stood there.
+    frames = [
+        (i / FPS, dets(("person_fallen", SEATED, 2), ("person", STANDING, 3))) for i in range(6)
+    ]
+    frames += [(3.0 + i / FPS, dets(("person_fallen", LYING, 2))) for i in range(8)]
+    assert opened(frames) == []
+
+
+def test_a_fall_on_frames_a_loaded_machine_spaced_out_still_counts():
+    # A live camera on a busy machine: the analysed frames come 0.8 s apart, so the fall
+    # shows over two frames 1.6 s apart; the rule cannot see it faster than that.
+    poses = [("person", STANDING)] * 4 + [("person_fallen", MID_FALL)]
+    poses += [("person_fallen", LYING)] * 6
+    frames = [(i * 0.8, dets((label, box, 1))) for i, (label, box) in enumerate(poses)]
+    assert len(opened(frames)) == 1
+
+
+def test_sitting_down_slowly_on_spaced_out_frames_is_not_a_fall():
+    # Frames 0.8 s apart; 4.8 s from standing to seated, called fallen half way down.
+    poses = [("person", STANDING)] * 3
+    poses += [
+        ("person" if f < 4 else "person_fallen", between(STANDING, SEATED, f / 6))
+        for f in range(1, 7)
+    ]
+    poses += [("person_fallen", SEATED)] * 8
+    frames = [(i * 0.8, dets((label, box, 1))) for i, (label, box) in enumerate(poses)]
+    assert opened(frames) == []
+
+
+def test_one_person_found_fallen_by_two_models_is_one_fall():
+    # site_ppe's person box (id 1) and the fall card's fallen box (id 2) of one worker: both
+    # go down together, boxes overlapping; one violation, not two.
+    frames = [(i / FPS, dets(("person", STANDING, 1))) for i in range(4)]
+    lying_too = (155.0, 245.0, 325.0, 302.0)
+    frames += [
+        (2.0 + i / FPS, dets(("person_fallen", LYING, 2), ("person", lying_too, 1)))
+        for i in range(8)
+    ]
+    assert opened(frames) == [3.0]
+
+
+def test_two_people_falling_side_by_side_are_two_falls():
+    left, right = STANDING, tuple(np.add(STANDING, (200, 0, 200, 0)))
+    lying_left, lying_right = LYING, tuple(np.add(LYING, (200, 0, 200, 0)))
+    frames = [(i / FPS, dets(("person", left, 1), ("person", right, 2))) for i in range(4)]
+    frames += [
+        (2.0 + i / FPS, dets(("person", lying_left, 1), ("person", lying_right, 2)))
+        for i in range(8)
+    ]
+    assert opened(frames) == [3.0, 3.0]

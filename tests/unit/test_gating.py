@@ -100,7 +100,9 @@ class Counting(Fixed):
 
 
 def run_still_scene(gating: GatingSettings | None) -> tuple[Counting, list, list]:
-    rules = build_rules(RulesConfig.model_validate({"fall": {}}))
+    # Pose mode: someone lying from the first frame opens an event (motion mode, the default,
+    # wants the fall itself); what is under test is the gate, not the fall rule.
+    rules = build_rules(RulesConfig.model_validate({"fall": {"mode": "pose"}}))
     detector = Counting(CARDS["fall"], ["person_fallen"])
     pipeline = CameraPipeline("cam", rules, [detector], fps=2, gating=gating)
     labels, events = [], []
