@@ -15,6 +15,10 @@ sizes gain nothing (a mixed batch is letterboxed to one square size:
 ``benchmarks/inference_batching.py``); so it is off unless configured, which also keeps each
 frame's latency to its own models' time.
 
+With ``model_threads > 1`` the models due on a frame run side by side on that many threads
+(OpenVINO and PyTorch release the GIL while they compute), so one camera's three models use
+more than one core; each model still runs on one frame at a time.
+
 Example::
 
     service = InferenceService(cameras, on_analysis=handle, max_batch=1)
@@ -31,10 +35,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import supervision as sv
 
+from vigil.detector.detector import Detector
 from vigil.events.violation import LifecycleEvent
 from vigil.pipeline import Analysis, CameraPipeline
 from vigil.streams.frame import Frame
@@ -95,6 +101,7 @@ class InferenceService:
         on_analysis: FrameListener | None = None,
         timer: StageTimer | None = None,
         clips_open: Callable[[], bool] | None = None,
+        model_threads: int = 1,
     ) -> None:
         self.cameras = cameras
         self.timer = timer
@@ -103,6 +110,11 @@ class InferenceService:
         self.on_events = on_events
         self.on_done = on_done
         self.max_batch = max_batch
+        self._models = (
+            ThreadPoolExecutor(model_threads, thread_name_prefix="vigil-model")
+            if model_threads > 1
+            else None
+        )
         self.wakeup = wakeup or threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
@@ -119,6 +131,8 @@ class InferenceService:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+        if self._models is not None and not self._thread.is_alive():
+            self._models.shutdown(wait=False)
 
     def add(self, camera: AnalysedCamera) -> None:
         """Analyse one more camera from now on (any thread)."""
@@ -216,6 +230,8 @@ class InferenceService:
         self, camera: AnalysedCamera, frame: Frame, raw: dict[str, sv.Detections] | None
     ) -> None:
         try:
+            if raw is None and self._models is not None:
+                raw = self._models_side_by_side(camera, frame)
             analysis: Analysis = camera.pipeline.analyse(frame, raw)
         except Exception:
             camera.errors += 1
@@ -237,6 +253,25 @@ class InferenceService:
             self.on_analysis(camera, analysis)
         if analysis.events:
             self.on_events(camera, analysis.events)
+
+    def _models_side_by_side(
+        self, camera: AnalysedCamera, frame: Frame
+    ) -> dict[str, sv.Detections] | None:
+        """The frame's due models, run on the model threads; None when fewer than two are due
+        (the pipeline runs that one itself)."""
+        due = camera.pipeline.plan(frame)
+        if len(due) < 2:
+            return None
+
+        def run(detector: Detector) -> sv.Detections:
+            began = time.perf_counter()
+            found = camera.pipeline.run_model(detector, frame)
+            if self.timer is not None:
+                self.timer.add(f"model:{detector.name}", time.perf_counter() - began)
+            return found
+
+        assert self._models is not None
+        return dict(zip((d.name for d in due), self._models.map(run, due), strict=True))
 
     def _analyse_batch(self, taken: list[tuple[AnalysedCamera, Frame]]) -> None:
         """Each model once per group of same-sized frames, then each camera's pipeline."""

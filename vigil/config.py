@@ -407,9 +407,17 @@ _NETWORK = ("rtsp", "http")
 class InferenceConfig(_Strict):
     """The inference service that every camera of a worker shares."""
 
-    threads: int = Field(1, ge=1, le=64, description="torch intra-op threads")
+    threads: int = Field(
+        1, ge=1, le=64, description="threads of one model call (PyTorch or OpenVINO)"
+    )
     max_batch: int = Field(
         1, ge=1, le=32, description="frames of the same size run in one model call"
+    )
+    model_threads: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="the models due on a frame run side by side on this many threads",
     )
 
 

@@ -317,6 +317,11 @@ class CameraPipeline:
             found_by_model[d.name] = found
         return self._track(frame, found_by_model)
 
+    def run_model(self, detector: Detector, frame: Frame) -> sv.Detections:
+        """``detector`` on the frame just planned (on its regions only, if the gate chose
+        some): what :meth:`detect` takes as its ``raw`` entry for that model."""
+        return self._run(detector, frame, self.regions(detector.name))
+
     def _run(self, d: Detector, frame: Frame, regions: list[Region] | None) -> sv.Detections:
         return d(frame.image) if regions is None else self.detect_regions(d, frame)
 

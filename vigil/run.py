@@ -211,6 +211,7 @@ class SiteRunner:
             on_events=lambda camera, events: writer.submit(camera.id, events),
             on_done=lambda camera: writer.camera_done(camera.id),
             max_batch=self.site.inference.max_batch,
+            model_threads=self.site.inference.model_threads,
             wakeup=wakeup,
             on_analysis=None
             if recorder is None

@@ -102,3 +102,52 @@ def test_a_slow_model_shares_time_fairly_and_counts_skips():
     assert max(counts) - min(counts) <= 2, counts
     assert sum(counts) >= 20
     assert all(c.reader.health.snapshot().skipped > 0 for c in cameras)
+
+
+class SideBySidePipeline(FakePipeline):
+    """Three models that note how many of them run at once; raw is what the service ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detectors = [SimpleNamespace(name=n) for n in ("ppe", "fall", "fire")]
+        self.running = 0
+        self.most_at_once = 0
+        self.raws: list = []
+        self._lock = threading.Lock()
+
+    def plan(self, frame):
+        return self.detectors
+
+    def run_model(self, detector, frame):
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.05)
+        with self._lock:
+            self.running -= 1
+        return f"{detector.name}@{frame.index}"
+
+    def analyse(self, frame, raw=None):
+        self.raws.append(raw)
+        return super().analyse(frame, raw)
+
+
+def test_model_threads_run_a_frames_models_side_by_side():
+    for threads, side_by_side in ((1, False), (3, True)):
+        pipeline = SideBySidePipeline()
+        camera = AnalysedCamera("c", FakeReader(live=False, frames=4), pipeline, fps=2)
+        service = InferenceService([camera], on_events=lambda *a: None, model_threads=threads)
+        service.start()
+        deadline = time.monotonic() + 10
+        while not camera.done and time.monotonic() < deadline:
+            time.sleep(0.01)
+        service.stop()
+        service.join(5)
+        assert camera.analysed == 4
+        if side_by_side:
+            assert pipeline.most_at_once >= 2
+            assert pipeline.raws == [
+                {"ppe": f"ppe@{i}", "fall": f"fall@{i}", "fire": f"fire@{i}"} for i in range(4)
+            ]
+        else:  # one thread: the pipeline runs its models itself
+            assert pipeline.raws == [None] * 4 and pipeline.most_at_once == 0
