@@ -585,6 +585,8 @@ class _MainStream:
             packets = _PacketRing(stream, period, reader.ring, self.timeline)
             if not packets.enabled:
                 codec = stream.codec_context.name
+                if codec == "h264":  # its size not known yet (probing cut short): try again
+                    raise _Failed("H.264 stream of unknown size after probing")
                 raise _Failed(
                     f"{codec} is not H.264 (with detect_source it is never decoded)", True
                 )

@@ -12,18 +12,23 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.slow
-@pytest.mark.needs_rtsp
-def test_bench_reports_what_the_worker_did(videos: Path, tmp_path: Path):
-    result = subprocess.run(
+def _bench(videos: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`vigil bench --json` on ``videos`` at 2 fps after a 6 s warm-up, one thread."""
+    return subprocess.run(
         [sys.executable, "-m", "vigil.cli", "bench", "--videos", str(videos)]
-        + ["--cameras", "2", "--fps", "2", "--seconds", "15", "--warmup", "6", "--json"],
+        + ["--fps", "2", "--warmup", "6", "--json", *args],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=tmp_path,
+        cwd=cwd,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
+
+
+@pytest.mark.slow
+@pytest.mark.needs_rtsp
+def test_bench_reports_what_the_worker_did(videos: Path, tmp_path: Path):
+    result = _bench(videos, tmp_path, "--cameras", "2", "--seconds", "15")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["cameras"] == 2 and list(report["videos"]) == ["cam0", "cam1"]
@@ -69,16 +74,7 @@ def test_bench_refuses_bad_input_in_one_line(tmp_path: Path):
 @pytest.mark.slow
 @pytest.mark.needs_rtsp
 def test_bench_detects_on_a_substream_when_asked(videos: Path, tmp_path: Path):
-    result = subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "bench", "--videos", str(videos)]
-        + ["--cameras", "1", "--fps", "2", "--seconds", "8", "--warmup", "6", "--json"]
-        + ["--substream", "320x180"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    result = _bench(videos, tmp_path, "--cameras", "1", "--seconds", "8", "--substream", "320x180")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["substream"] == "320x180" and list(report["videos"]) == ["cam0"]

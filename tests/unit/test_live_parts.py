@@ -286,3 +286,29 @@ def test_non_reference_frames_are_skipped_only_well_below_the_stream_rate(
         assert frames < 0.7 * packets
     else:
         assert frames >= packets - 8  # the decoder's delay
+
+
+@pytest.mark.parametrize(
+    ("codec", "width", "permanent"), [("h264", 0, False), ("hevc", 1280, True)]
+)
+def test_a_main_stream_of_unknown_size_is_retried_and_another_codec_is_not(
+    monkeypatch, codec: str, width: int, permanent: bool
+):
+    """Probing cut short (a loaded machine, no sizes in the SDP) leaves an H.264 main stream's
+    size unknown: that attempt fails and is retried. A codec that is not H.264 cannot go into
+    the ring undecoded, so that failure is permanent."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from vigil.streams import reader as module
+    from vigil.streams.sources import parse_source
+
+    ctx = SimpleNamespace(name=codec, width=width, height=width and 720, extradata=None)
+    stream = SimpleNamespace(codec_context=ctx, time_base=None, average_rate=25)
+    container = SimpleNamespace(streams=SimpleNamespace(video=[stream]))
+    monkeypatch.setattr(module, "open_source", lambda spec, opts: nullcontext(container))
+    main, sub = parse_source("rtsp://cam/main"), parse_source("rtsp://cam/sub")
+    camera = module.CameraReader("cam", main, module.ReaderOptions(), detect=sub)
+    with pytest.raises(module._Failed) as failed:
+        module._MainStream(camera)._read()
+    assert failed.value.permanent is permanent
