@@ -22,7 +22,7 @@ import torch
 
 if TYPE_CHECKING:
     from vigil.detector.cards import ModelCard
-    from vigil.detector.detector import YoloDetector
+    from vigil.detector.detector import Detector
 
 
 class LinearHead(torch.nn.Module):
@@ -90,7 +90,7 @@ class CropClassifierDetector:
     def __init__(
         self,
         card: ModelCard,
-        people: YoloDetector,
+        people: Detector,
         features: BackboneFeatures,
         head: LinearHead,
         label: str,
@@ -110,10 +110,12 @@ class CropClassifierDetector:
         cards = load_cards(folders)
         if card.people not in cards:
             raise CardError(f"model {card.name!r}: people card {card.people!r} not found")
-        # The classifier reads the people model's PyTorch backbone, whatever its card runs on.
-        people = load_detector(cards[card.people].model_copy(update={"runtime": "ultralytics"}))
-        if not isinstance(people, YoloDetector):
+        # The classifier reads the people model's PyTorch backbone, whatever its card runs on;
+        # the person boxes are the people card's own (its runtime: the pipeline's boxes).
+        backbone = load_detector(cards[card.people].model_copy(update={"runtime": "ultralytics"}))
+        if not isinstance(backbone, YoloDetector):
             raise CardError(f"model {card.name!r}: people card {card.people!r} is not a YOLO model")
+        people = load_detector(cards[card.people])
         path = card.resolve_weights()
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -122,7 +124,7 @@ class CropClassifierDetector:
         positives = [c for c in saved["classes"] if card.class_map.get(c, "ignore") != "ignore"]
         if len(positives) != 1:
             raise CardError(f"model {card.name!r}: class_map must keep exactly one class")
-        features = BackboneFeatures(people.model.model, saved["layers"], saved["imgsz"])
+        features = BackboneFeatures(backbone.model.model, saved["layers"], saved["imgsz"])
         head = LinearHead(saved["mean"], saved["std"], saved["weight"], saved["bias"])
         return cls(card, people, features, head, card.class_map[positives[0]])
 
