@@ -70,9 +70,7 @@ def read_access_units(path: str) -> tuple[str, list[Sample], int]:
         s.pts -= first
         s.dts -= first
     period = samples[-1].duration or Gst.SECOND // 25
-    # The span of presentation times: a file with B-frames (its first pts after its first dts)
-    # loops as often as the same video encoded without them (a camera's substream).
-    length = max(s.pts for s in samples) - min(s.pts for s in samples) + period
+    length = max(s.pts for s in samples) + period
     return caps, samples, length
 
 
