@@ -182,4 +182,4 @@ def test_export_plan_names_cards_and_checks_everything_first(tmp_path: Path) -> 
         plan_exports(cards, ["site_ppe", "nosuch"], data=tmp_path)
     # A calibration folder is missing: the plan fails before any export starts.
     with pytest.raises(CardError, match="is not a folder"):
-        plan_exports(cards, [], data=tmp_path / "nowhere")
+        plan_exports(cards, [], int8=True, data=tmp_path / "nowhere")
