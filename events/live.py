@@ -51,7 +51,7 @@ from vigil.events.store.store import EventStore
 from vigil.events.violation import LifecycleEvent, Phase, Violation
 from vigil.streams.health import CameraHealth
 from vigil.streams.ring import RingBuffer
-from vigil.streams.timing import StageTimer
+from vigil.streams.timing import StageTimer, timed
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +275,8 @@ class LiveEvidenceWriter:
         for entry in list(self._open.values()):
             cam = self._cameras[entry.camera]
             if entry.recording is not None:
-                began = time.perf_counter()
-                entry.recording.pump()
-                self._timed("evidence", began)
+                with timed(self.timer, "evidence"):
+                    entry.recording.pump()
             if entry.ended_at is None and not final:
                 continue
             waited = now - (entry.ended_at or now)
@@ -290,9 +289,8 @@ class LiveEvidenceWriter:
         del self._open[entry.violation.id]
         v = entry.violation
         snapshot, _ = media_paths(self.data_dir, v)
-        began = time.perf_counter()
-        clip = entry.recording.finish() if entry.recording is not None else None
-        self._timed("evidence", began)
+        with timed(self.timer, "evidence"):
+            clip = entry.recording.finish() if entry.recording is not None else None
         self._snapshot(entry)
         has_snapshot = snapshot.exists()
         error = entry.recording.error if entry.recording is not None else None
@@ -325,16 +323,11 @@ class LiveEvidenceWriter:
             return
         snapshot, _ = media_paths(self.data_dir, v)
         try:
-            began = time.perf_counter()
-            write_snapshot(v.peak_image, v, snapshot)
-            self._timed("evidence", began)
+            with timed(self.timer, "evidence"):
+                write_snapshot(v.peak_image, v, snapshot)
             entry.snapshot_pts = v.peak_pts
         except (EvidenceError, OSError) as exc:
             log.warning("camera %s: snapshot of %s not written: %s", v.camera, v.id, exc)
-
-    def _timed(self, stage: str, began: float) -> None:
-        if self.timer is not None:
-            self.timer.add(stage, time.perf_counter() - began)
 
     # --- the store, or the journal while the store is away -------------------------------------
 
@@ -343,9 +336,8 @@ class LiveEvidenceWriter:
         earlier changes still wait there (order is kept)."""
         if not self.journal.pending:
             try:
-                began = time.perf_counter()
-                store_change(self.store, change)
-                self._timed("store", began)
+                with timed(self.timer, "store"):
+                    store_change(self.store, change)
                 return
             except Exception as exc:  # store_change raises only when the store is away
                 log.warning(

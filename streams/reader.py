@@ -52,7 +52,7 @@ from vigil.streams.health import CameraHealth, CameraState
 from vigil.streams.ring import Packet, Picture, RingBuffer, StreamParams
 from vigil.streams.sources import IMAGE_SUFFIXES, SourceSpec
 from vigil.streams.timeline import PacketClock, Timeline
-from vigil.streams.timing import StageTimer
+from vigil.streams.timing import StageTimer, timed
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +250,7 @@ class CameraReader:
         item = self._latest.take() if self.spec.live else self._next_queued()
         if item is None:
             return None
-        if self.timer is None:
-            return item.frame(self.camera)
-        with self.timer.time("to_bgr"):
+        with timed(self.timer, "to_bgr"):
             return item.frame(self.camera)
 
     @property
@@ -394,7 +392,7 @@ class CameraReader:
                 return packet.decode()
             cpu = time.thread_time()
             try:
-                with self.timer.time("decode"):
+                with timed(self.timer, "decode"):
                     return packet.decode()
             finally:  # the decoding thread's CPU, apart from waits on a busy machine
                 self.timer.add("decode_cpu", time.thread_time() - cpu)

@@ -2,8 +2,9 @@
 tracking, rules, evidence, store…) took, as a bounded sample per stage, for `vigil bench`.
 
 A worker without a timer pays nothing: every part holds ``timer: StageTimer | None`` and times
-only when it has one. Samples are kept in a ring of the newest ``keep`` per stage, so a long
-run's memory stays flat; counts and worst values cover the whole run.
+its stages with :func:`timed`, which does nothing without one. Samples are kept in a ring of
+the newest ``keep`` per stage, so a long run's memory stays flat; counts and worst values cover
+the whole run.
 
 >>> timer = StageTimer()
 >>> for ms in (1, 2, 3, 4, 100):
@@ -11,7 +12,9 @@ run's memory stays flat; counts and worst values cover the whole run.
 >>> s = timer.summary()["rules"]
 >>> s["n"], s["p50_ms"], s["max_ms"]
 (5, 3.0, 100.0)
->>> with timer.time("motion"):
+>>> with timed(timer, "motion"):
+...     pass
+>>> with timed(None, "motion"):  # no timer: nothing is measured
 ...     pass
 >>> timer.summary()["motion"]["n"]
 1
@@ -48,14 +51,6 @@ class StageTimer:
             self._worst[stage] = max(self._worst.get(stage, 0.0), seconds)
             self._total[stage] = self._total.get(stage, 0.0) + seconds
 
-    @contextmanager
-    def time(self, stage: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(stage, time.perf_counter() - began)
-
     def reset(self) -> None:
         """Forget every sample (after a warm-up)."""
         with self._lock:
@@ -80,6 +75,18 @@ class StageTimer:
             for stage, values in sorted(stages.items())
             if values
         }
+
+
+@contextmanager
+def timed(timer: StageTimer | None, stage: str) -> Iterator[None]:
+    """Add the block's wall time to ``timer`` as ``stage``; nothing without a timer. A block
+    that raises is not counted (a failed store write is not a store latency)."""
+    if timer is None:
+        yield
+        return
+    began = time.perf_counter()
+    yield
+    timer.add(stage, time.perf_counter() - began)
 
 
 def quantile(ordered: list[float], q: float) -> float:

@@ -45,7 +45,7 @@ from vigil.events.violation import LifecycleEvent
 from vigil.pipeline import Analysis, CameraPipeline
 from vigil.streams.frame import Frame
 from vigil.streams.reader import CameraReader
-from vigil.streams.timing import StageTimer
+from vigil.streams.timing import StageTimer, timed
 
 log = logging.getLogger(__name__)
 
@@ -264,11 +264,8 @@ class InferenceService:
             return None
 
         def run(detector: Detector) -> sv.Detections:
-            began = time.perf_counter()
-            found = camera.pipeline.run_model(detector, frame)
-            if self.timer is not None:
-                self.timer.add(f"model:{detector.name}", time.perf_counter() - began)
-            return found
+            with timed(self.timer, f"model:{detector.name}"):
+                return camera.pipeline.run_model(detector, frame)
 
         assert self._models is not None
         return dict(zip((d.name for d in due), self._models.map(run, due), strict=True))
@@ -286,27 +283,23 @@ class InferenceService:
                 if c.pipeline.regions(name) is None:
                     users.append((c, f))
                 else:  # only parts of the frame moved: its crops, on their own
-                    began = time.perf_counter()
                     try:
-                        raw[c.id][name] = c.pipeline.detect_regions(detector, f)
+                        with timed(self.timer, f"model:{name}"):
+                            raw[c.id][name] = c.pipeline.detect_regions(detector, f)
                     except Exception:
                         log.exception("model %s failed on the regions of %s", name, c.id)
-                    if self.timer is not None:
-                        self.timer.add(f"model:{name}", time.perf_counter() - began)
             by_shape: dict[tuple[int, int], list[tuple[AnalysedCamera, Frame]]] = {}
             for c, f in users:
                 by_shape.setdefault(f.shape, []).append((c, f))
             for group in by_shape.values():
                 for i in range(0, len(group), self.max_batch):
                     chunk = group[i : i + self.max_batch]
-                    began = time.perf_counter()
                     try:
-                        results = detector.batch([f.image for _, f in chunk])
+                        with timed(self.timer, f"model:{name}"):
+                            results = detector.batch([f.image for _, f in chunk])
                     except Exception:
                         log.exception("model %s failed on a batch of %d", name, len(chunk))
                         continue
-                    if self.timer is not None:
-                        self.timer.add(f"model:{name}", time.perf_counter() - began)
                     for (c, _), result in zip(chunk, results, strict=True):
                         raw[c.id][name] = result
         for camera, frame in taken:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ from vigil.events.zones import warn_zones_off_frame
 from vigil.gating import AnalysisGate, GatingSettings
 from vigil.regions import Region, combine, shift_from
 from vigil.streams.frame import Frame
-from vigil.streams.timing import StageTimer
+from vigil.streams.timing import StageTimer, timed
 
 log = logging.getLogger(__name__)
 
@@ -261,11 +260,8 @@ class CameraPipeline:
             plan: dict[str, str | None] = {d.name: None for d in self.detectors}
         else:
             held = {name: found.xyxy for name, found in self._held.items()}
-            if self.timer is None:
+            with timed(self.timer, "motion"):
                 plan = self.gate.plan(frame.image, frame.pts, held)
-            else:
-                with self.timer.time("motion"):
-                    plan = self.gate.plan(frame.image, frame.pts, held)
         self._plan = (frame, plan)
         return [d for d in self.detectors if plan.get(d.name) is None]
 
@@ -305,10 +301,8 @@ class CameraPipeline:
                 found = held
             elif raw is not None:
                 found = raw[d.name]
-            elif self.timer is None:
-                found = self._run(d, frame, regions)
             else:
-                with self.timer.time(f"model:{d.name}"):
+                with timed(self.timer, f"model:{d.name}"):
                     found = self._run(d, frame, regions)
             if regions is not None and plan.get(d.name) is None:
                 found = combine(held, found, regions)
@@ -326,14 +320,12 @@ class CameraPipeline:
         return d(frame.image) if regions is None else self.detect_regions(d, frame)
 
     def _track(self, frame: Frame, found_by_model: dict[str, sv.Detections]) -> sv.Detections:
-        began = time.perf_counter()
         per_model = []
-        for name, found in found_by_model.items():
-            if self._foreign[name] and len(found):
-                found = found[~np.isin(found.data["label"], self._foreign[name])]
-            per_model.append(self._trackers[name].update(found, frame.pts))
-        if self.timer is not None:
-            self.timer.add("tracking", time.perf_counter() - began)
+        with timed(self.timer, "tracking"):
+            for name, found in found_by_model.items():
+                if self._foreign[name] and len(found):
+                    found = found[~np.isin(found.data["label"], self._foreign[name])]
+                per_model.append(self._trackers[name].update(found, frame.pts))
         return merge_detections([d for d in per_model if len(d)])
 
     def analyse(self, frame: Frame, raw: Mapping[str, sv.Detections] | None = None) -> Analysis:
@@ -345,14 +337,12 @@ class CameraPipeline:
             warn_zones_off_frame(self.camera, zones, frame.shape)
             self._frame_checked = True
         detections = self.detect(frame, raw)
-        began = time.perf_counter()
         events: list[LifecycleEvent] = swapped
-        for rule in self.rules:
-            observations = rule.observe(detections, frame)
-            lifecycle = self._lifecycles[rule.name]
-            events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
-        if self.timer is not None:
-            self.timer.add("rules", time.perf_counter() - began)
+        with timed(self.timer, "rules"):
+            for rule in self.rules:
+                observations = rule.observe(detections, frame)
+                lifecycle = self._lifecycles[rule.name]
+                events += lifecycle.update(frame.pts, frame.wall, frame.image, observations)
         for e in events:  # the card behind each new event, for its record
             if e.phase is Phase.OPENED:
                 e.violation.model = self._model_refs.get((e.violation.rule, e.violation.label))

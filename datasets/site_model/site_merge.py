@@ -38,7 +38,8 @@ class Source:
     class_map: dict[str, str]
     train: tuple[str, ...] = ()
     valid: str | None = None
-    labels: tuple[str, ...] = field(default=())
+    absent: tuple[str, ...] = field(default=())  # labels known not to occur on its images
+    every: int = 1  # keep every n-th image (a large set used only as negatives)
 
 
 def load_sources(path: Path = SOURCES_YAML, hold_out: tuple[str, ...] = ()) -> tuple:
@@ -47,14 +48,21 @@ def load_sources(path: Path = SOURCES_YAML, hold_out: tuple[str, ...] = ()) -> t
     labels = tuple(raw["labels"])
     sources = {}
     for name, s in raw["sources"].items():
-        unknown = set(s["map"].values()) - set(labels)
+        unknown = (set(s["map"].values()) | set(s.get("absent", ()))) - set(labels)
         if unknown:
             raise ValueError(f"source {name}: labels {sorted(unknown)} are not site-model labels")
         if s["role"] not in ("train", "held_out"):
             raise ValueError(f"source {name}: role must be train or held_out")
         role = "held_out" if name in hold_out else s["role"]
         sources[name] = Source(
-            name, s["path"], role, dict(s["map"]), tuple(s.get("train", ())), s.get("valid")
+            name,
+            s["path"],
+            role,
+            dict(s["map"]),
+            tuple(s.get("train", ())),
+            s.get("valid"),
+            tuple(s.get("absent", ())),
+            int(s.get("every", 1)),
         )
     missing = set(hold_out) - set(sources)
     if missing:
@@ -77,8 +85,8 @@ def id_map(set_names: list[str], class_map: dict[str, str], labels: tuple) -> di
 
 
 def labelled_ids(source: Source, labels: tuple) -> list[int]:
-    """Canonical ids the source boxes; every other label is unknown on its images."""
-    return sorted({labels.index(t) for t in source.class_map.values()})
+    """Canonical ids the source boxes or knows absent; every other label is unknown there."""
+    return sorted({labels.index(t) for t in (*source.class_map.values(), *source.absent)})
 
 
 def remap_rows(rows: list[str], ids: dict[int, int]) -> list[str]:
@@ -134,11 +142,11 @@ def build(
         counts[s.name] = {"train": 0, "val": 0}
         for split in s.train:
             counts[s.name]["train"] += add_split(
-                shared / s.path / split, ids, s.name, out / "train", every
+                shared / s.path / split, ids, s.name, out / "train", every * s.every
             )
         if s.valid:
             counts[s.name]["val"] = add_split(
-                shared / s.path / s.valid, ids, s.name, out / "val", every
+                shared / s.path / s.valid, ids, s.name, out / "val", every * s.every
             )
     table = {s.name: labelled_ids(s, labels) for s in sources.values() if s.role == "train"}
     (out / "sources.json").write_text(json.dumps({"labels": labels, "labelled": table}, indent=1))
@@ -161,11 +169,17 @@ def split_table(labels: tuple, sources: dict, counts: dict) -> str:
     ]
     for label in labels:
         boxed = [s for s in sources.values() if label in s.class_map.values()]
+        negatives = [
+            f"{s.name} ({counts[s.name]['train']} / {counts[s.name]['val']}, none boxed)"
+            for s in sources.values()
+            if label in s.absent and s.role == "train"
+        ]
         train = [
             f"{s.name} ({counts[s.name]['train']} / {counts[s.name]['val']})"
             for s in boxed
             if s.role == "train"
         ]
         held = [s.name for s in boxed if s.role == "held_out"]
-        lines.append(f"| {label} | {', '.join(train) or '-'} | {', '.join(held) or 'none'} |")
+        trained = ", ".join(train + negatives) or "-"
+        lines.append(f"| {label} | {trained} | {', '.join(held) or 'none'} |")
     return "\n".join(lines) + "\n"

@@ -132,6 +132,9 @@ def main() -> None:
     b.add_argument("--out", type=Path, default=Path.home() / ".cache/vigil/site_model/data")
     b.add_argument("--hold-out", action="append", default=[], help="hold this source out too")
     b.add_argument("--every", type=int, default=1, help="keep every n-th image (proof runs)")
+    b.add_argument(
+        "--sources", type=Path, default=site_merge.SOURCES_YAML, help="sets, maps and roles"
+    )
     t = sub.add_parser("train", help="train with the masked loss")
     t.add_argument("data", type=Path)
     t.add_argument("--run", default="site_model", help="run name under --project")
@@ -157,7 +160,9 @@ def main() -> None:
     if args.cmd == "build":
         if not args.shared.is_dir():
             sys.exit(f"shared data not found: {args.shared}")
-        data = site_merge.build(args.shared, args.out, tuple(args.hold_out), args.every)
+        data = site_merge.build(
+            args.shared, args.out, tuple(args.hold_out), args.every, args.sources
+        )
         print(data)
         print((args.out / "sources.md").read_text())
     else:

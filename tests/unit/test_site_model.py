@@ -92,6 +92,39 @@ def test_held_out_sources_are_never_trained_on(tmp_path, two_sets):
     assert "| fire | - | fire, held |" in table
 
 
+def test_a_negatives_source_counts_its_absent_labels_as_labelled_and_is_thinned(tmp_path):
+    shared = tmp_path / "shared"
+    _yolo_set(shared / "fire", ["fire"], {"f": ["0 0.3 0.3 0.2 0.2"]})
+    _yolo_set(shared / "site", ["Person"], {f"s{i}": ["0 0.5 0.5 0.2 0.4"] for i in range(6)})
+    sources = tmp_path / "sources.yaml"
+    spec = {
+        "labels": ["smoke", "fire"],
+        "sources": {
+            "fire": {"path": "fire", "role": "train", "train": ["train"], "map": {"fire": "fire"}},
+            "site": {
+                "path": "site",
+                "role": "train",
+                "train": ["train"],
+                "map": {},
+                "absent": ["smoke", "fire"],
+                "every": 3,
+            },
+        },
+    }
+    sources.write_text(yaml.safe_dump(spec))
+    site_merge.build(shared, tmp_path / "out", sources_yaml=sources)
+    labels = tmp_path / "out" / "train" / "labels"
+    assert sorted(p.name for p in labels.glob("site__*")) == ["site__s0.txt", "site__s3.txt"]
+    assert (labels / "site__s0.txt").read_text() == ""  # its people are not a label here
+    table = json.loads((tmp_path / "out" / "sources.json").read_text())["labelled"]
+    assert table == {"fire": [1], "site": [0, 1]}  # the loss treats its scenes as negatives
+    assert "site (2 / 0, none boxed)" in (tmp_path / "out" / "sources.md").read_text()
+    spec["sources"]["site"]["absent"] = ["mask"]
+    sources.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match="not site-model labels"):
+        site_merge.load_sources(sources)
+
+
 def test_a_map_onto_an_unknown_label_or_class_is_refused(tmp_path, two_sets):
     shared, sources = two_sets
     with pytest.raises(ValueError, match="not site-model labels"):
@@ -124,6 +157,14 @@ def test_every_shipped_source_maps_onto_its_real_classes():
         label for s in sources.values() if s.role == "held_out" for label in s.class_map.values()
     }
     assert {"head_helmet", "head_bare", "person_fallen", "fire", "smoke"} <= held
+    labels, sources = site_merge.load_sources(KIT / "fire_smoke_sources.yaml")
+    assert labels == ("smoke", "fire")
+    for s in sources.values():
+        site_merge.id_map(site_merge.set_class_names(SHARED_DATA / s.path), s.class_map, labels)
+    assert {s.name for s in sources.values() if s.role == "held_out"} == {
+        "indoor_sinchana",
+        "hiwia",
+    }
 
 
 def _loss_and_score_grad(labelled: dict, im_files: list[str]) -> tuple[float, torch.Tensor]:
