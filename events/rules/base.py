@@ -231,8 +231,15 @@ def bbox_of(xyxy: np.ndarray) -> BBox:
     return x1, y1, x2, y2
 
 
-def tracked_observation(detections: sv.Detections, i: int, zone: str | None) -> Observation:
-    """The observation of tracked detection ``i`` (subject ``track:<id>``) in ``zone``.
+def tracked_observation(
+    detections: sv.Detections,
+    i: int,
+    zone: str | None,
+    label: str | None = None,
+    confidence: float | None = None,
+) -> Observation:
+    """The observation of tracked detection ``i`` (subject ``track:<id>``) in ``zone``, with
+    the detection's own label and confidence unless given (a garment's, found on the person).
 
     >>> d = sv.Detections(xyxy=np.array([[1.0, 2.0, 3.0, 4.0]]), confidence=np.array([0.5]),
     ...                   tracker_id=np.array([9]), data={"label": np.array(["person"])})
@@ -242,8 +249,8 @@ def tracked_observation(detections: sv.Detections, i: int, zone: str | None) -> 
     track_id = int(np.asarray(detections.tracker_id)[i])
     return Observation(
         subject=track_subject(track_id),
-        label=str(labels_of(detections)[i]),
-        confidence=float(confidences_of(detections)[i]),
+        label=str(labels_of(detections)[i]) if label is None else label,
+        confidence=float(confidences_of(detections)[i] if confidence is None else confidence),
         bbox=bbox_of(detections.xyxy[i]),
         track_id=track_id,
         zone=zone,

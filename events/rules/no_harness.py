@@ -11,11 +11,10 @@ from vigil.events.rules.base import (
     Rule,
     RuleParams,
     Severity,
-    bbox_of,
     confidences_of,
     labels_of,
     select,
-    track_subject,
+    tracked_observation,
 )
 from vigil.events.violation import Observation
 from vigil.events.zones import Zone
@@ -82,7 +81,6 @@ class NoHarnessRule(Rule):
         unhooked = select(detections, {HARNESS_UNHOOKED}, min_confidence=override)
         harnesses = sv.Detections.merge([worn, unhooked])
         h_labels, h_conf = labels_of(harnesses), confidences_of(harnesses)
-        p_labels, p_conf = labels_of(people), confidences_of(people)
         on_body = self._on_upper_body(people.xyxy, harnesses.xyxy)
 
         out = []
@@ -94,20 +92,9 @@ class NoHarnessRule(Rule):
                 best = mine[np.argmax(h_conf[mine])]
                 if h_labels[best] != HARNESS_UNHOOKED:
                     continue
-                label, conf, box = HARNESS_UNHOOKED, h_conf[best], people.xyxy[i]
+                out.append(tracked_observation(people, i, zones[0], HARNESS_UNHOOKED, h_conf[best]))
             else:
-                label, conf, box = str(p_labels[i]), p_conf[i], people.xyxy[i]
-            track_id = int(np.asarray(people.tracker_id)[i])
-            out.append(
-                Observation(
-                    subject=track_subject(track_id),
-                    label=label,
-                    confidence=float(conf),
-                    bbox=bbox_of(box),
-                    track_id=track_id,
-                    zone=zones[0],
-                )
-            )
+                out.append(tracked_observation(people, i, zones[0]))
         return out
 
     def _on_upper_body(self, people: np.ndarray, harnesses: np.ndarray) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import supervision as sv
 from pydantic import Field
 
@@ -11,11 +10,8 @@ from vigil.events.rules.base import (
     Rule,
     RuleParams,
     Severity,
-    bbox_of,
-    confidences_of,
-    labels_of,
     select,
-    track_subject,
+    tracked_observation,
 )
 from vigil.events.violation import Observation
 from vigil.events.zones import Zone
@@ -67,20 +63,8 @@ class NoHelmetRule(Rule):
         heads = heads[heights >= self.params.min_head_px]
         if len(heads) == 0:
             return []
-        labels, conf = labels_of(heads), confidences_of(heads)
-        out = []
-        for i, zones in enumerate(self.zones.zones_of(heads)):
-            if not zones:
-                continue
-            track_id = int(np.asarray(heads.tracker_id)[i])
-            out.append(
-                Observation(
-                    subject=track_subject(track_id),
-                    label=str(labels[i]),
-                    confidence=float(conf[i]),
-                    bbox=bbox_of(heads.xyxy[i]),
-                    track_id=track_id,
-                    zone=zones[0],
-                )
-            )
-        return out
+        return [
+            tracked_observation(heads, i, zones[0])
+            for i, zones in enumerate(self.zones.zones_of(heads))
+            if zones
+        ]

@@ -11,11 +11,10 @@ from vigil.events.rules.base import (
     Rule,
     RuleParams,
     Severity,
-    bbox_of,
     confidences_of,
     labels_of,
     select,
-    track_subject,
+    tracked_observation,
 )
 from vigil.events.violation import Observation
 from vigil.events.zones import Zone
@@ -102,7 +101,6 @@ class NoVestRule(Rule):
         )
         g_labels, g_conf = labels_of(garments), confidences_of(garments)
         on_body = share_inside(garments.xyxy, people.xyxy) >= self.params.min_overlap
-        p_labels, p_conf = labels_of(people), confidences_of(people)
         out = []
         for i, zones in enumerate(self.zones.zones_of(people)):
             if not zones:
@@ -112,20 +110,7 @@ class NoVestRule(Rule):
                 best = mine[np.argmax(g_conf[mine])]
                 if g_labels[best] != NO_VEST:
                     continue
-                label, conf = NO_VEST, g_conf[best]
+                out.append(tracked_observation(people, i, zones[0], NO_VEST, g_conf[best]))
             elif self.params.unseen_is_violation:
-                label, conf = str(p_labels[i]), p_conf[i]
-            else:
-                continue
-            track_id = int(np.asarray(people.tracker_id)[i])
-            out.append(
-                Observation(
-                    subject=track_subject(track_id),
-                    label=label,
-                    confidence=float(conf),
-                    bbox=bbox_of(people.xyxy[i]),
-                    track_id=track_id,
-                    zone=zones[0],
-                )
-            )
+                out.append(tracked_observation(people, i, zones[0]))
         return out

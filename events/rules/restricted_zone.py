@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import supervision as sv
 from pydantic import Field
 
@@ -11,11 +10,8 @@ from vigil.events.rules.base import (
     Rule,
     ScheduledParams,
     Severity,
-    bbox_of,
-    confidences_of,
-    labels_of,
     select,
-    track_subject,
+    tracked_observation,
 )
 from vigil.events.violation import Observation
 from vigil.events.zones import Zone
@@ -81,20 +77,8 @@ class RestrictedZoneRule(Rule):
         )
         if len(people) == 0:
             return []
-        labels, conf = labels_of(people), confidences_of(people)
-        out = []
-        for i, zones in enumerate(self.zones.zones_of(people)):
-            if not zones:
-                continue
-            track_id = int(np.asarray(people.tracker_id)[i])
-            out.append(
-                Observation(
-                    subject=track_subject(track_id),
-                    label=str(labels[i]),
-                    confidence=float(conf[i]),
-                    bbox=bbox_of(people.xyxy[i]),
-                    track_id=track_id,
-                    zone=zones[0],
-                )
-            )
-        return out
+        return [
+            tracked_observation(people, i, zones[0])
+            for i, zones in enumerate(self.zones.zones_of(people))
+            if zones
+        ]
