@@ -160,9 +160,14 @@ def main() -> None:
     if args.cmd == "build":
         if not args.shared.is_dir():
             sys.exit(f"shared data not found: {args.shared}")
-        data = site_merge.build(
-            args.shared, args.out, tuple(args.hold_out), args.every, args.sources
-        )
+        if not args.sources.is_file():
+            sys.exit(f"sources file not found: {args.sources}")
+        try:
+            data = site_merge.build(
+                args.shared, args.out, tuple(args.hold_out), args.every, args.sources
+            )
+        except (ValueError, KeyError, OSError) as exc:
+            sys.exit(f"{args.sources}: {exc}")
         print(data)
         print((args.out / "sources.md").read_text())
     else:
