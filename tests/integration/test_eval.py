@@ -4,7 +4,8 @@ The shipped defaults must raise, on every ground-truth video, the events that
 datasets/results/videos_defaults_openvino.json records (the run behind datasets/RESULTS.md's
 summary: the default cards on OpenVINO, fall in motion mode; PyTorch's run of the same rules is
 videos_defaults_fall_motion.json): a change of model, runtime, threshold or rule that moves an
-event fails here until the results are measured again.
+event fails here until the results are measured again. The few events that flip with the CPU's
+BF16 kernels (datasets/results/videos_defaults_borderline.yaml) are accepted either way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from vigil.cli import app
@@ -24,6 +26,9 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 GROUND_TRUTH = REPO / "datasets" / "ground_truth"
 RECORDED = json.loads((REPO / "datasets" / "results" / "videos_defaults_openvino.json").read_text())
+BORDERLINE = yaml.safe_load(
+    (REPO / "datasets" / "results" / "videos_defaults_borderline.yaml").read_text()
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +50,8 @@ def defaults_on_every_video(videos: Path, eval_cache: Path) -> dict:
 
 @pytest.mark.parametrize("video", sorted(RECORDED["predictions"]))
 def test_the_defaults_raise_the_recorded_events_on_each_video(defaults_on_every_video, video):
-    got = defaults_on_every_video["predictions"][video]
-    expected = RECORDED["predictions"][video]
+    got = [p for p in defaults_on_every_video["predictions"][video] if not _borderline(video, p)]
+    expected = [p for p in RECORDED["predictions"][video] if not _borderline(video, p)]
     assert [_when(p) for p in got] == [_when(p) for p in expected]
     assert [p["confidence"] for p in got] == pytest.approx(
         [p["confidence"] for p in expected], abs=0.01
@@ -58,7 +63,14 @@ def test_the_defaults_score_as_recorded(defaults_on_every_video):
         keys = ("gt_events", "gt_matched", "predicted", "false_alarms")
         return {rule: [s[k] for k in keys] for rule, s in scores.items()}
 
-    assert counts(defaults_on_every_video["scores"]) == counts(RECORDED["scores"])
+    expected = counts(RECORDED["scores"])
+    for video, events in defaults_on_every_video["predictions"].items():
+        for p in events:  # a borderline false alarm the recorded run did not raise
+            recorded = [_when(r) for r in RECORDED["predictions"][video]]
+            if _borderline(video, p) and _when(p) not in recorded:
+                expected[p["rule"]][2] += 1
+                expected[p["rule"]][3] += 1
+    assert counts(defaults_on_every_video["scores"]) == expected
     # What the summary says in words: fire_smoke misses both fires of the drone clips.
     assert defaults_on_every_video["scores"]["fire"]["gt_matched"] == 0
     assert defaults_on_every_video["skipped"] == {
@@ -76,6 +88,16 @@ def test_a_rerun_replays_the_cached_boxes(defaults_on_every_video, videos, eval_
 
 def _when(p: dict) -> tuple:
     return p["rule"], p["start"], p["end"], p["zone"]
+
+
+def _borderline(video: str, p: dict) -> bool:
+    return any(_when(p) == _when(b) for b in BORDERLINE.get(video, []))
+
+
+def test_only_false_alarms_are_taken_as_borderline():
+    for video, events in BORDERLINE.items():
+        assert video in RECORDED["predictions"]
+        assert all(b["false_alarm"] for b in events)  # the score test counts them as false
 
 
 def test_the_fire_rule_on_the_fire_card_and_its_motion_filter(videos: Path):
