@@ -42,7 +42,7 @@ from vigil.analysis import AnalysedCamera, InferenceService
 from vigil.config import CameraConfig, ConfigError, SiteConfig
 from vigil.detector.cards import ModelCard
 from vigil.detector.detector import set_inference_threads
-from vigil.events.alerts import build_dispatcher
+from vigil.events.alerts import AlertsConfig, AlertStore, build_dispatcher
 from vigil.events.continuous import ContinuousRecorder
 from vigil.events.live import LiveEvidenceWriter
 from vigil.events.loop.worker import LoopWorker
@@ -73,6 +73,8 @@ RING_SLACK_S = 5.0
 # The analysis loop not turning for this long is hung (a first model call on a busy CPU can take
 # several seconds): the worker stops renewing its leases so that another takes its cameras.
 HUNG_ANALYSIS_S = 60.0
+# How often a worker deletes delivered event changes and old delivery log rows.
+PRUNE_EVERY_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +247,12 @@ class SiteRunner:
         zones.start()
         try:
             self._start_leases()
+            next_prune = time.monotonic()
             while not stop.wait(0.5):
                 self._lease_tick()
+                if time.monotonic() >= next_prune:
+                    self.prune_alert_history()
+                    next_prune = time.monotonic() + PRUNE_EVERY_S
                 supervisor.tick()
                 if duration is not None and time.monotonic() - began >= duration:
                     break
@@ -274,6 +280,22 @@ class SiteRunner:
             media_dropped=0 if uploader is None else uploader.dropped,
             skipped={c.id: skip_counts(c) for c in self._cameras},
         )
+
+    def prune_alert_history(self, now: float | None = None) -> tuple[int, int]:
+        """Delete the changes every channel has had and the delivery log past its keep
+        (``alerts.keep_*_days``); returns (changes, deliveries) deleted. Any worker may:
+        what goes is what no dispatcher reads again."""
+        config = self.site.alerts or AlertsConfig()
+        now = time.time() if now is None else now
+        changes_before, deliveries_before = config.prune_horizons(now)
+        try:
+            pruned = AlertStore(self.store).prune(changes_before, deliveries_before)
+        except SQLAlchemyError as exc:
+            log.warning("alerts: pruning old changes failed: %s", _first_line(exc))
+            return 0, 0
+        if any(pruned):
+            log.info("alerts: deleted %d old changes and %d old deliveries", *pruned)
+        return pruned
 
     # --- camera leases (DESIGN.md, Past one machine) -------------------------------------------
 

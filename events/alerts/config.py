@@ -41,6 +41,7 @@ ALL_CHANGES: tuple[ChangeType, ...] = ("new", "update", "end", "status")
 # What people carry (chat apps, phones) hears of an event twice: when it opens and when it ends.
 PEOPLE_CHANGES: tuple[ChangeType, ...] = ("new", "end")
 
+DAY = 86400.0
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -221,6 +222,30 @@ class AlertsConfig(_Strict):
         "seconds are not sent (a site that had events before alerts were set up)",
     )
     channels: list[ChannelConfig] = Field(default_factory=list)
+    keep_changes_days: float = Field(
+        7.0,
+        gt=0,
+        description="event changes (the outbox: alerts and the live stream's resume) are "
+        "deleted this many days after they were delivered everywhere",
+    )
+    keep_deliveries_days: float = Field(
+        90.0,
+        gt=0,
+        description="finished rows of the delivery log are deleted after this many days "
+        "(never before the longest channel cooldown has passed)",
+    )
+
+    def prune_horizons(self, now: float) -> tuple[float, float]:
+        """The epoch times before which changes and finished deliveries are deleted
+        (:meth:`AlertStore.prune`): a change is kept at least ``catch_up``, a delivery at
+        least the longest cooldown, which both read the past.
+
+        >>> AlertsConfig(keep_changes_days=1, keep_deliveries_days=2).prune_horizons(10 * 86400)
+        (777600.0, 691200.0)
+        """
+        cooldown = max((c.filter.cooldown for c in self.channels), default=0.0)
+        changes = now - max(self.keep_changes_days * DAY, self.catch_up)
+        return changes, now - max(self.keep_deliveries_days * DAY, cooldown)
 
     @field_validator("public_url")
     @classmethod

@@ -455,6 +455,47 @@ class AlertStore:
                 )
             )
 
+    # --- housekeeping -----------------------------------------------------------------------
+
+    def prune(
+        self, changes_before: float, deliveries_before: float, batch: int = 5000
+    ) -> tuple[int, int]:
+        """Delete up to ``batch`` old outbox rows and ``batch`` old finished deliveries;
+        returns how many of each. Needs no lease: it deletes only what no dispatcher will
+        read again, so every worker may run it.
+
+        An outbox row goes once it is older than ``changes_before`` (epoch s), the routing
+        cursor has passed it (any age, when no dispatcher ever ran) and no attempt to deliver
+        it is pending or sending. A delivery goes once it finished before
+        ``deliveries_before``; the caller keeps at least the longest cooldown, which reads
+        past deliveries.
+        """
+        in_flight = exists().where(
+            DeliveryRow.outbox_id == OutboxRow.id, DeliveryRow.status.in_(("pending", "sending"))
+        )
+        with self._sessions.begin() as s:
+            cursor = s.scalar(select(func.min(AlertCursorRow.position)))
+            old = select(OutboxRow.id).where(OutboxRow.created_at < changes_before, ~in_flight)
+            if cursor is not None:
+                old = old.where(OutboxRow.id <= cursor)
+            changes = list(s.scalars(old.order_by(OutboxRow.id).limit(batch)))
+            if changes:
+                s.execute(delete(OutboxRow).where(OutboxRow.id.in_(changes)))
+            finished = list(
+                s.scalars(
+                    select(DeliveryRow.id)
+                    .where(
+                        DeliveryRow.status.not_in(("pending", "sending")),
+                        DeliveryRow.finished_at < deliveries_before,
+                    )
+                    .order_by(DeliveryRow.id)
+                    .limit(batch)
+                )
+            )
+            if finished:
+                s.execute(delete(DeliveryRow).where(DeliveryRow.id.in_(finished)))
+        return len(changes), len(finished)
+
     # --- for the API ------------------------------------------------------------------------
 
     def deliveries(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from alerthelpers import end_event, open_event, update_event
+from sqlalchemy import select
 
 from vigil.events.alerts.config import AlertFilter
 from vigil.events.alerts.routing import route
@@ -245,3 +246,50 @@ def test_pushes_reach_only_users_who_may_see_the_camera(store: EventStore, alert
     assert names(camera="gate-3") == ["ana", "carl", "dan"]
     assert names(camera="yard") == ["carl", "dan"]  # ana is limited to gate-3; bo disabled
     assert names(users=["ana", "bo"], camera="yard") == []
+
+
+def test_prune_deletes_only_history_no_dispatcher_reads_again(
+    store: EventStore, alerts: AlertStore
+) -> None:
+    def outbox_ids() -> list[int]:
+        with store.engine.connect() as conn:
+            return sorted(conn.scalars(select(OutboxRow.id)))
+
+    t = time.time()
+    for i in range(4):
+        open_event(store, subject=f"track:{i}")
+    later = t + 3600
+    # No dispatcher ever ran (no cursor): old changes go, as nothing will send them.
+    assert alerts.prune(changes_before=t - 1, deliveries_before=later) == (0, 0)
+    assert alerts.prune(changes_before=later, deliveries_before=later, batch=1) == (1, 0)
+    assert outbox_ids() == [2, 3, 4]
+    # A dispatcher routes 2 and 3; 2 is sent, 3 is still being retried, 4 is not routed yet.
+    d = t + 100  # past the cursor's grace for the hole left by 1
+    assert alerts.acquire_lease(A, now=d)
+    position = alerts.cursor_position("alerts", catch_up=3600, now=d)
+    alerts.route(A, alerts.unrouted(position, limit=2), [channel("hook", AlertFilter())], now=d)
+    assert alerts.advance_cursor("alerts", A, grace=60, now=d) == 3
+    sent = alerts.claim(A, "hook", now=d)
+    assert alerts.finish(A, sent, "sent", http_status=200, now=d)
+    failed = alerts.claim(A, "hook", now=d)
+    assert alerts.finish(A, failed, "failed", error="HTTP 503", retry_at=later + 60, now=d)
+    assert alerts.prune(changes_before=later, deliveries_before=d - 1) == (1, 0)
+    assert outbox_ids() == [3, 4]  # 3: an attempt is pending; 4: above the cursor
+    assert alerts.prune(changes_before=later, deliveries_before=later) == (0, 2)
+    assert log_of(alerts, "hook") == [(3, "pending", 2, None)]  # the retry is kept
+
+
+def test_a_worker_prunes_with_the_sites_keep_days(store: EventStore) -> None:
+    from types import SimpleNamespace
+
+    from vigil.events.alerts.config import AlertsConfig
+    from vigil.run import SiteRunner
+
+    open_event(store)
+    worker = SimpleNamespace(site=SimpleNamespace(alerts=None), store=store)
+    week = 7 * 86400
+    assert SiteRunner.prune_alert_history(worker, now=time.time() + week - 60) == (0, 0)
+    assert SiteRunner.prune_alert_history(worker, now=time.time() + week + 60) == (1, 0)
+    open_event(store)
+    worker.site.alerts = AlertsConfig(keep_changes_days=0.5)
+    assert SiteRunner.prune_alert_history(worker, now=time.time() + 86400) == (1, 0)
