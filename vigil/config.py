@@ -142,7 +142,7 @@ class GatingConfig(_Strict):
         0.5, gt=0, le=1, description="regions covering more of the frame than this: full pass"
     )
     rule_fps: dict[str, float] = Field(
-        default_factory=lambda: {"smoke": 1.0, "fire": 1.0},
+        default_factory=lambda: {"smoke": 1.0, "fire": 1.0, "fall": 1.0},
         description="analysis rate per rule (at most the camera's fps); a model runs at the "
         "highest rate of the rules it serves",
     )

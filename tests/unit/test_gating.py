@@ -140,6 +140,7 @@ def test_gating_settings_are_validated_in_the_site():
     assert SiteConfig.model_validate({"cameras": [a.model_dump()]}).gating.rule_fps == {
         "smoke": 1.0,
         "fire": 1.0,
+        "fall": 1.0,
     }
 
 
