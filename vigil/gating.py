@@ -5,7 +5,10 @@ only when it is *due*; otherwise its last detections are carried to the frame (t
 not change, so running it again would find the same). A model is skipped on a frame when:
 
 - ``rate``: it ran less than ``1 / model_fps`` seconds ago (e.g. fire and smoke at 1 fps while
-  the camera is analysed at 2 fps for helmets);
+  the camera is analysed at 2 fps for helmets), or fewer than ``camera_fps / model_fps``
+  analysed frames ago. The count keeps a worker that falls behind from a spiral: were a
+  camera analysed only once a second, a 1 fps model would otherwise be due on every frame, each
+  frame would cost every model, and the camera would fall further behind;
 - ``still``: motion gating is on, nothing moved since the frame it last ran on
   (:class:`~vigil.detector.motion.FrameMotion`) and its last full pass is less than
   ``full_pass_seconds`` old. The periodic full pass catches what does not move (a fallen
@@ -84,6 +87,10 @@ class AnalysisGate:
         self._sizes = (input_sizes or {}) if settings.crop and settings.motion else {}
         self.motion = FrameMotion(settings.motion_threshold, settings.motion_min_area)
         self._interval = {m: 1.0 / f if f < camera_fps else 0.0 for m, f in model_fps.items()}
+        # A slower model also skips frames by count: when the camera falls behind its fps, a
+        # 1 fps model of a 2 fps camera still runs on every other analysed frame, not on each.
+        self._every = {m: max(1, round(camera_fps / f)) for m, f in model_fps.items()}
+        self._frames_since: Counter[str] = Counter()  # model -> frames planned since it ran
         self._slack = 0.5 / camera_fps
         self._last: dict[str, float] = {}  # model -> pts it last ran on
         self._full: dict[str, float] = {}  # model -> pts of its last full pass
@@ -107,6 +114,7 @@ class AnalysisGate:
         plan: dict[str, str | None] = {}
         self.regions = {}
         for model, interval in self._interval.items():
+            self._frames_since[model] += 1
             reason = self._skip(model, interval, grey, t)
             plan[model] = reason
             if reason is not None:
@@ -114,6 +122,7 @@ class AnalysisGate:
                 continue
             regions = self._regions(model, grey, t, image.shape[:2], held)
             self._last[model] = t
+            self._frames_since[model] = 0
             if regions is None:
                 self._full[model], self._reference[model] = t, grey
             else:
@@ -127,7 +136,9 @@ class AnalysisGate:
         if last is None or t < last:  # first frame, or the source started over
             return None
         since = t - last
-        if interval and since < interval - self._slack:
+        if interval and (
+            since < interval - self._slack or self._frames_since[model] < self._every[model]
+        ):
             return "rate"
         if (
             self.settings.motion

@@ -68,6 +68,14 @@ def test_a_slower_rule_rate_runs_its_model_every_other_frame_even_with_motion():
     assert all(p["ppe"] is None for p in result)
 
 
+def test_a_camera_behind_its_fps_still_runs_a_slower_model_on_every_other_frame():
+    gate = AnalysisGate(GatingSettings(), {"fall": 1.0, "ppe": 2.0}, 2.0)
+    images = [with_block(100 + 30 * i) for i in range(6)]
+    result = plans(gate, images, fps=1.0)  # analysed once a second: every frame is 1 s apart
+    assert [p["fall"] for p in result] == [None, "rate", None, "rate", None, "rate"]
+    assert all(p["ppe"] is None for p in result)
+
+
 def test_gating_off_runs_every_model_on_every_frame():
     gate = AnalysisGate(GatingSettings.off(), {"ppe": 2.0, "fire": 2.0}, 2.0)
     assert all(v is None for p in plans(gate, [GREY] * 4) for v in p.values())
