@@ -238,7 +238,10 @@ class OpenVinoDetector(CardDetector):
         # Compiled now so that a bad export fails at load (and falls back), not at a frame;
         # dropped when the first frame of another shape comes (a copy of the weights each).
         self._probe: tuple[int, int] | None = (self.imgsz, self.imgsz)
-        self._request(self._probe)
+        # One inference now, on this thread: the binding's first call initialises its statics,
+        # and a first call made by two model threads at once is where a worker was seen to hang.
+        blank = np.zeros((1, 3, *self._probe), np.float32)
+        self._request(self._probe).infer({0: blank})
 
     @classmethod
     def load(cls, card: ModelCard) -> OpenVinoDetector:

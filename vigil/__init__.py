@@ -6,12 +6,17 @@ upwards: it holds only the version and :class:`VigilError`.
 """
 
 import os
+import sys
 
 # Nothing is downloaded at run time: stop ultralytics from pip-installing missing modules or
 # fetching assets when a checkpoint or call would make it.
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
+# Nor is anything sent: `import openvino` starts OpenVINO's telemetry, which writes a client
+# id under ~/intel and forks a process to post usage to Google Analytics from a thread of its
+# own. A module set to None cannot be imported, and OpenVINO then uses its built-in stub.
+sys.modules.setdefault("openvino_telemetry", None)
 
 __version__ = "0.1.0"
 

@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -73,6 +74,10 @@ RING_SLACK_S = 5.0
 # The analysis loop not turning for this long is hung (a first model call on a busy CPU can take
 # several seconds): the worker stops renewing its leases so that another takes its cameras.
 HUNG_ANALYSIS_S = 60.0
+# Hung this long, the worker exits with EXIT_HUNG for its service manager (the compose file's
+# restart policy, systemd) to start it again: a worker that silently stops looking is worse.
+HUNG_EXIT_S = 180.0
+EXIT_HUNG = 3
 # How often a worker deletes delivered event changes and old delivery log rows.
 PRUNE_EVERY_S = 600.0
 
@@ -159,6 +164,7 @@ class SiteRunner:
         self._loop: LoopWorker | None = None
         self.uploader: MediaUploader | None = None
         self.upload_close_seconds = 30.0  # at shutdown, how long uploads may still be tried
+        self.hung_exit_s = HUNG_EXIT_S
         # One inference thread uses this many cores; the rest decode and write evidence.
         set_inference_threads(site.inference.threads)
 
@@ -249,6 +255,7 @@ class SiteRunner:
             self._start_leases()
             next_prune = time.monotonic()
             while not stop.wait(0.5):
+                self._exit_if_hung()
                 self._lease_tick()
                 if time.monotonic() >= next_prune:
                     self.prune_alert_history()
@@ -280,6 +287,20 @@ class SiteRunner:
             media_dropped=0 if uploader is None else uploader.dropped,
             skipped={c.id: skip_counts(c) for c in self._cameras},
         )
+
+    def _exit_if_hung(self) -> None:
+        """End the process when a model call has not returned for ``hung_exit_s``: nothing
+        short of that frees a thread stuck in a runtime's native code."""
+        stalled = time.monotonic() - self._service.beat
+        if self._running and stalled > self.hung_exit_s:
+            log.critical(
+                "the analysis has not turned for %.0f s (a model call hangs): exiting with "
+                "status %d for the service manager to start the worker again",
+                stalled,
+                EXIT_HUNG,
+            )
+            logging.shutdown()
+            os._exit(EXIT_HUNG)
 
     def prune_alert_history(self, now: float | None = None) -> tuple[int, int]:
         """Delete the changes every channel has had and the delivery log past its keep

@@ -183,3 +183,23 @@ def test_export_plan_names_cards_and_checks_everything_first(tmp_path: Path) -> 
     # A calibration folder is missing: the plan fails before any export starts.
     with pytest.raises(CardError, match="is not a folder"):
         plan_exports(cards, [], int8=True, data=tmp_path / "nowhere")
+
+
+def test_importing_openvino_through_vigil_sends_no_telemetry(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, vigil, openvino; from openvino.tools.ovc import utils; "
+        "print(utils.tm.__name__, [t.name for t in threading.enumerate()])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "['MainThread']"]
+    assert not (tmp_path / "intel").exists()  # no client id written either
