@@ -182,11 +182,15 @@ def _media_time(segments: list[dict], wall: float) -> float:
 
 def _x_of(page, axis: str, wall: float) -> tuple[float, float]:
     """The page coordinates of ``wall`` on an axis (low in its lanes), read in one go: the
-    page redraws its lanes as it plays."""
+    page redraws its lanes as it plays. The axis is scrolled into view first: the panels above
+    it (live cameras, events) grow as their snapshots load, and a click or a drag below the
+    window's edge reaches nothing."""
     return tuple(
         page.evaluate(
             """([axis, wall]) => { const a = document.querySelector(axis);
-              const r = a.querySelector('.axis-body').getBoundingClientRect();
+              const body = a.querySelector('.axis-body');
+              body.scrollIntoView({ block: 'center' });
+              const r = body.getBoundingClientRect();
               const [s, e] = [Number(a.dataset.start), Number(a.dataset.end)];
               return [r.left + (wall - s) / (e - s) * r.width, r.top + r.height * 0.75]; }""",
             [axis, wall],
@@ -194,7 +198,23 @@ def _x_of(page, axis: str, wall: float) -> tuple[float, float]:
     )
 
 
+PLAYER_STATE = """() => { const v = document.querySelector('#replay-video');
+  const a = document.querySelector('#timeline');
+  return { time: v.currentTime, ready: v.readyState, seeking: v.seeking, paused: v.paused,
+    axis: [Number(a.dataset.start), Number(a.dataset.end)], url: location.hash }; }"""
+AUTOPLAYING = """() => { const v = document.querySelector('#replay-video');
+  return v && v.readyState >= 2 && !v.paused; }"""
 PAUSE = "document.querySelector('#replay-video').pause()"
+
+
+def _pause(page) -> None:
+    """Pause the player once the page has started it (the day's load ends with a seek that
+    plays): paused sooner, that play would start it again, and the timeline would page on
+    under a click or a drag."""
+    page.wait_for_function(AUTOPLAYING, timeout=WAIT_MS)
+    page.evaluate(PAUSE)
+
+
 PLAYING = """([low, high]) => { const v = document.querySelector('#replay-video');
   return v && v.readyState >= 2 && !v.seeking && v.currentTime >= low && v.currentTime <= high; }"""
 
@@ -220,14 +240,18 @@ def test_timeline_shows_spans_gaps_and_events_and_plays_from_a_click(
     )
 
     # Paused, the window stays where it is (playing, it pages on with the playhead).
-    page.evaluate(PAUSE)
+    _pause(page)
     page.click("#zoom [data-zoom='60']")
     segments = _segments(page, site, "fall_01", recorded.origin - 60, recorded.origin + 120)
     target = recorded.origin + 8.0
     expected = _media_time(segments, target)
     page.mouse.click(*_x_of(page, "#timeline", target))
     # It plays from the clicked moment: near it (a pixel is 0.06 s here), ready, and moving on.
-    page.wait_for_function(PLAYING, arg=[expected - 1.0, expected + 20], timeout=WAIT_MS)
+    try:
+        page.wait_for_function(PLAYING, arg=[expected - 1.0, expected + 20], timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        state = page.evaluate(PLAYER_STATE)
+        raise AssertionError(f"not playing near {expected:.1f} s of media: {state}") from None
     now = page.evaluate("document.querySelector('#replay-video').currentTime")
     assert now < expected + 20
     page.wait_for_function(
@@ -289,7 +313,7 @@ def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
     page.goto(f"{site.url}/console/#/replay/fall_01?t={_iso(recorded.origin + 5)}&zoom=60")
     page.wait_for_selector("#timeline .rec")
     a, b = recorded.origin + 2.0, recorded.origin + 9.0
-    page.evaluate(PAUSE)  # the window stays put while the range is dragged
+    _pause(page)  # the window stays put while the range is dragged
     _settle(page)  # no redraw from a late answer under the drag
     _drag(page, a, b)
     try:
@@ -297,7 +321,22 @@ def test_an_exact_export_of_a_dragged_range_downloads_an_mp4_of_that_length(
     except PlaywrightTimeout:  # a redraw took the drag (a loaded machine): once more
         _settle(page)
         _drag(page, a, b)
-        page.wait_for_function(EXPORT_READY, timeout=WAIT_MS)
+        try:
+            page.wait_for_function(EXPORT_READY, timeout=WAIT_MS)
+        except PlaywrightTimeout:
+            x, y = _x_of(page, "#timeline", a)
+            under = page.evaluate(
+                "([x, y]) => { const e = document.elementFromPoint(x, y);"
+                " return e ? e.outerHTML.slice(0, 120) : null; }",
+                [x, y],
+            )
+            state = page.evaluate(PLAYER_STATE)
+            readout = page.text_content("#export-range")
+            page.screenshot(path=str(tmp_path / "drag.png"))
+            raise AssertionError(
+                f"no range after two drags: under ({x:.0f}, {y:.0f}): {under}; player {state};"
+                f" readout {readout!r}; screenshot {tmp_path / 'drag.png'}"
+            ) from None
     page.click("#export-exact")
     done = page.locator("#exports .job[data-state='done'] a.download")
     done.wait_for(timeout=WAIT_MS)
