@@ -66,12 +66,15 @@ export async function stats(view) {
   view.append(el("section", { class: "panel" },
     el("div", { class: "head" }, el("h1", {}, "Stats"), range, exportLink), body));
   let url = null;
+  let asked = 0; // the latest range asked for: an older answer arriving later is dropped
   async function load() {
+    const mine = ++asked;
     const daysBack = Number(range.value);
     const s = await api.get("/stats", {
       since: daysBack ? new Date(Date.now() - daysBack * 86400e3).toISOString() : undefined,
       utc_offset_minutes: -new Date().getTimezoneOffset(),
     });
+    if (mine !== asked) return;
     if (url) URL.revokeObjectURL(url);
     url = URL.createObjectURL(new Blob([toCsv(s)], { type: "text/csv" }));
     exportLink.href = url;
