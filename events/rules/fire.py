@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from vigil.detector.labels import FIRE
 from vigil.events.rules.base import Severity
 from vigil.events.rules.region import RegionParams, RegionRule
@@ -11,6 +13,15 @@ class FireParams(RegionParams):
     """``fire``: a fire region large enough persists, per zone (or the whole frame)."""
 
     severity: Severity = "critical"
+    # On by default for fire (not smoke): true flames here changed 15-55 grey levels between
+    # analysed frames, a still look-alike 0; the slowest real smoke ~2 (RESULTS.md section 3).
+    min_motion: float = Field(
+        1.0,
+        ge=0,
+        description="smallest mean grey-level change inside the box since the previous analysed "
+        "frame (0-255 scale): flames flicker, a still look-alike (an orange sign, a lit lamp) "
+        "does not; a moving camera moves every box, so it only drops stills; 0 turns it off",
+    )
 
 
 class FireRule(RegionRule):

@@ -50,10 +50,10 @@ def test_bench_reports_what_the_worker_did(videos: Path, tmp_path: Path):
         for key in set(skipped) - {"late"}:
             model, why = key.split(":")
             assert model in gated["model_passes"] and why in ("still", "rate")
-    # fire_smoke serves only smoke and fire, analysed at 1 fps by default: never more often
+    # The fire card serves only smoke and fire, analysed at 1 fps by default: never more often
     # than the helmet model, which runs at the camera's 2 fps.
     passes = gated["model_passes"]
-    assert passes["fire_smoke"] <= passes["site_ppe"] + 2
+    assert passes["fire"] <= passes["site_ppe"] + 2
     assert set(gated["alert_latency"]) == {"n", "p50_ms", "p95_ms"}
     assert "naive" not in report["pipelines"] and "throughput_ratio" not in report
 

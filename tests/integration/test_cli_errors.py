@@ -210,8 +210,8 @@ def test_models_json_says_which_card_serves_each_label():
     assert cards["site_ppe"]["serves"] == ["head_bare", "head_helmet", "person"]
     assert cards["site_ppe"]["supersedes"] == ["helmet"]
     assert cards["helmet"]["serves"] == [] and cards["helmet"]["superseded_by"] == ["site_ppe"]
-    assert cards["fire_smoke"]["serves"] == ["fire", "smoke"]
-    assert cards["fire"]["serves"] == [] and cards["fire"]["superseded_by"] == ["fire_smoke"]
+    assert cards["fire"]["serves"] == ["fire", "smoke"]
+    assert cards["fire_smoke"]["serves"] == [] and cards["fire_smoke"]["superseded_by"] == ["fire"]
     assert cards["fall"]["serves"] == ["person_fallen"] and cards["fall"]["rules"] == ["fall"]
     assert "no_helmet" in cards["site_ppe"]["rules"]
     # Every label a rule needs is served by exactly one card.

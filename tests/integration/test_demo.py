@@ -33,7 +33,12 @@ def test_demo_finds_bare_heads_on_both_photos_and_people_in_the_zone(tmp_path: P
     assert {e.start_pts < 5.0 for e in bare} == {True, False}
     zoned = [e for e in events if e.rule == "restricted_zone"]
     assert zoned and {e.zone for e in zoned} == {"loading-bay"}
-    assert {e.rule for e in events} == {"no_helmet", "restricted_zone"}
+    # The default smoke model calls the dim, hazy stage of zidane.jpg smoke: a known false
+    # alarm the README names (datasets/RESULTS.md, section 16); a model that stops it updates
+    # both.
+    [smoke] = [e for e in events if e.rule == "smoke"]
+    assert smoke.start_pts >= 4.5
+    assert {e.rule for e in events} == {"no_helmet", "restricted_zone", "smoke"}
     for event in events:
         assert event.snapshot_path.is_file() and event.clip_path.is_file()
         assert event.snapshot_path.is_relative_to(data / "media")

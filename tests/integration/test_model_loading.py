@@ -64,7 +64,8 @@ def test_helmet_fix_is_per_instance(helmet: YOLO) -> None:
 
 
 def test_fire_sees_smoke_on_zidane_and_nothing_on_bus(fire: YOLO) -> None:
-    card = _card("fire")
+    # At 640, the size MODELS.md measured the loaded weights at (the card runs 416 now).
+    card = _card("fire").model_copy(update={"imgsz": 640})
     zidane = _predict(fire, card, "zidane.jpg")
     assert [name for name, _ in zidane] == ["smoke"] * 3
     assert all(0.28 <= conf <= 0.39 for _, conf in zidane)

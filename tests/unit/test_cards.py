@@ -123,11 +123,11 @@ def test_disabled_cards_are_not_offered_and_unknown_names_are_errors() -> None:
         ModelsConfig(disabled=["fire_smok"]).cards()
 
 
-def test_disabling_the_fine_tune_puts_the_fire_card_back() -> None:
+def test_the_fire_card_serves_smoke_and_fire_and_disabling_it_runs_the_fine_tune() -> None:
     rules = build_rules(RulesConfig.model_validate({"smoke": {}, "fire": {}}))
-    assert [c.name for c in cards_for_rules(rules, ModelsConfig().cards())] == ["fire_smoke"]
-    back = ModelsConfig(disabled=["fire_smoke"]).cards()
-    assert [c.name for c in cards_for_rules(rules, back)] == ["fire"]
+    assert [c.name for c in cards_for_rules(rules, ModelsConfig().cards())] == ["fire"]
+    fine_tune = ModelsConfig(disabled=["fire"]).cards()
+    assert [c.name for c in cards_for_rules(rules, fine_tune)] == ["fire_smoke"]
 
 
 def test_fingerprint_follows_the_cards_contents_and_weights_not_its_name(tmp_path: Path) -> None:

@@ -45,9 +45,18 @@ def test_motion_filter_drops_a_still_box_and_keeps_a_flickering_one():
     [obs] = rule.observe(d, frame(dark, 2))  # it flickers back: still moving
     assert obs.confidence == 0.5
     assert rule.observe(d, frame(dark, 3)) == []  # nothing moved since the last frame
-    # Off by default: motion is not measured.
-    off = FireRule(FireParams())
+    # Off (smoke's default): motion is not measured.
+    off = FireRule(FireParams(min_motion=0))
     assert [off.observe(d, frame(dark, t))[0].confidence for t in (0, 1)] == [0.9, 0.9]
+
+
+def test_fire_drops_a_still_box_by_default_and_smoke_does_not():
+    still = np.zeros((*SHAPE, 3), np.uint8)
+    fire, smoke = FireRule(), SmokeRule()
+    for t in (0, 1):
+        seen_fire = fire.observe(boxes(("fire", (0, 0, 50, 50), 0.9)), frame(still, t))
+        seen_smoke = smoke.observe(boxes(("smoke", (0, 0, 50, 50), 0.9)), frame(still, t))
+    assert seen_fire == [] and len(seen_smoke) == 1
 
 
 def test_the_rule_compares_with_the_previous_frame_even_when_it_had_no_box():
