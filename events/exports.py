@@ -2,8 +2,10 @@
 
 The API queues a job (``POST /exports``) and polls it; the file appears under
 ``<data_dir>/exports/<id>.mp4`` once the job is done (written atomically by
-:func:`~vigil.events.replay.export_range`). Jobs live in memory: a restart forgets them
-(finished files stay on disk until removed).
+:func:`~vigil.events.replay.export_range`). Jobs live in memory, the newest ``keep``: a job
+forgotten takes its file with it, and files older than ``keep_seconds`` are removed at start
+and on each new job (a restart forgets every job, so nobody could download them any more; a
+crash may leave parts), so the folder does not grow without end on a box nobody tends.
 
 Example::
 
@@ -29,6 +31,7 @@ from vigil.events.store.recordings import RecordingIndex
 log = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
+KEEP_SECONDS = 24 * 3600.0  # how long an export's file stays downloadable
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +55,55 @@ class ExportJob:
 class ExportJobs:
     """Runs export jobs on one background thread (see the module)."""
 
-    def __init__(self, index: RecordingIndex, data_dir: Path, *, keep: int = 200) -> None:
+    def __init__(
+        self,
+        index: RecordingIndex,
+        data_dir: Path,
+        *,
+        keep: int = 200,
+        keep_seconds: float = KEEP_SECONDS,
+    ) -> None:
         self.index, self.data_dir, self.keep = index, Path(data_dir), keep
+        self.keep_seconds = keep_seconds
+        self.folder = self.data_dir / EXPORTS_DIR
         self._jobs: dict[str, ExportJob] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+        self.sweep()
 
     def submit(
         self, camera: str, start: float, end: float, *, exact: bool, owner: str
     ) -> ExportJob:
+        self.sweep()
         job = ExportJob(uuid.uuid4().hex, camera, start, end, exact, owner, time.time())
         with self._lock:
             self._jobs[job.id] = job
-            for old in list(self._jobs)[: max(0, len(self._jobs) - self.keep)]:
-                del self._jobs[old]
+            forgotten = [
+                self._jobs.pop(old)
+                for old in list(self._jobs)[: max(0, len(self._jobs) - self.keep)]
+            ]
+        for old in forgotten:
+            if old.path is not None:
+                old.path.unlink(missing_ok=True)
         self._pool.submit(self._run, job.id)
         return job
+
+    def sweep(self, now: float | None = None) -> int:
+        """Remove the files in the exports folder older than ``keep_seconds``: how many."""
+        cutoff = (time.time() if now is None else now) - self.keep_seconds
+        removed = 0
+        for path in self.folder.iterdir() if self.folder.is_dir() else ():
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # removed meanwhile (a job forgotten, another sweep)
+                continue
+        if removed:
+            log.info(
+                "exports: removed %d file(s) older than %.0f h", removed, self.keep_seconds / 3600
+            )
+        return removed
 
     def get(self, job_id: str) -> ExportJob | None:
         with self._lock:
@@ -93,7 +129,7 @@ class ExportJobs:
 
     def _run(self, job_id: str) -> None:
         job = self._update(job_id, state="running")
-        out = self.data_dir / EXPORTS_DIR / f"{job.id}.mp4"
+        out = self.folder / f"{job.id}.mp4"
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
             result = export_range(

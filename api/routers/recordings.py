@@ -338,6 +338,7 @@ def get_export(job_id: JobId, request: Request, svc: Svc, principal: Authenticat
     responses={
         200: {"content": {"video/mp4": {}}, "description": "the H.264 MP4"},
         409: {"model": Problem, "description": "the export is not done (yet)"},
+        410: {"model": Problem, "description": "the export's file was removed (too old)"},
         **NOT_FOUND,
     },
 )
@@ -348,6 +349,11 @@ def download_export(
     job = _job(request, svc, principal, job_id)
     if job.state != "done" or job.path is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"export {job_id} is {job.state}")
+    if not job.path.is_file():
+        hours = _parts(request, svc)[1].keep_seconds / 3600
+        raise HTTPException(
+            status.HTTP_410_GONE, f"export {job_id} was removed: exports are kept {hours:g} h"
+        )
     return FileResponse(
         job.path,
         media_type="video/mp4",

@@ -150,6 +150,9 @@ def test_export_job_runs_and_serves_the_mp4(api) -> None:
         assert frames > 0
         assert T0 + 12 - 8.4 <= _epoch(job["file_start"]) <= T0 + 12  # a keyframe before
         assert _epoch(job["file_end"]) == pytest.approx(T0 + 30, abs=0.2)
+        (api.data_dir / "exports" / f"{job['id']}.mp4").unlink()  # as the age sweep does
+        gone = ops.get(job["download"])
+        assert gone.status_code == 410 and "kept 24 h" in gone.json()["detail"]
         failed = ops.post(
             f"{API}/exports",
             json={"camera": "gate-3", "start": _iso(T0 + 500), "end": _iso(T0 + 510)},

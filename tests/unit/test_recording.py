@@ -4,7 +4,9 @@ through a ring buffer into segments, a real store (SQLite and PostgreSQL), real 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 from vigil.cli import app
 from vigil.config import ConfigError, SiteConfig, load_site_config
 from vigil.events.continuous import ContinuousRecorder
-from vigil.events.exports import ExportJobs
+from vigil.events.exports import KEEP_SECONDS, ExportJobs
 from vigil.events.replay import (
     ExportError,
     export_range,
@@ -405,3 +407,27 @@ def test_export_jobs_run_in_the_background_and_say_why_they_failed(videos: Path,
     assert len(frame_times(done.path)) == done.result.frames
     assert failed.state == "failed" and "no recording of camera 'cam'" in failed.error
     assert not (tmp_path / "exports" / f"{bad.id}.mp4").exists()
+
+
+def test_export_files_go_with_their_jobs_and_with_age(videos: Path, tmp_path: Path):
+    store = EventStore.for_data_dir(tmp_path)
+    index = RecordingIndex(store)
+    record(videos / HELMETS, tmp_path, index, [(0, 20)]).close()
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    crashed = folder / ".0123.mp4.exact.part"  # what a crash mid-export leaves
+    crashed.write_bytes(b"x")
+    os.utime(crashed, (time.time() - KEEP_SECONDS - 60,) * 2)
+    jobs = ExportJobs(index, tmp_path, keep=1)
+    try:
+        assert not crashed.exists()  # swept at start: a restart forgets every job
+        first = jobs.wait(jobs.submit("cam", T0 + 2, T0 + 6, exact=False, owner="a").id)
+        assert first.state == "done" and first.path.is_file()
+        second = jobs.wait(jobs.submit("cam", T0 + 6, T0 + 10, exact=False, owner="a").id)
+        # keep=1: the first job is forgotten, and its file with it.
+        assert jobs.get(first.id) is None and not first.path.exists()
+        assert second.path.is_file() and jobs.sweep() == 0
+        assert jobs.sweep(now=time.time() + KEEP_SECONDS + 1) == 1 and not second.path.exists()
+    finally:
+        jobs.close()
+        store.dispose()
