@@ -228,8 +228,8 @@ class ModelsConfig(_Strict):
     )
     disabled: list[str] = Field(
         default_factory=list,
-        description="cards never to run, by name: e.g. [fire_smoke] puts the fire card back for "
-        "smoke and fire (wide outdoor views, where it measured better)",
+        description="cards never to run, by name: e.g. [fire] runs the fire_smoke fine-tune for "
+        "smoke and fire instead of the fire card (it measured better on Abonia1's sources only)",
     )
 
     @field_validator("card_dirs")

@@ -4,7 +4,7 @@
 >>> from vigil.events.rules import RulesConfig
 >>> rules = build_rules(RulesConfig.defaults())
 >>> sorted(card.name for card in cards_for_rules(rules, load_cards()))
-['fall', 'fire_smoke', 'site_ppe']
+['fall', 'fire', 'site_ppe']
 """
 
 from __future__ import annotations

@@ -146,13 +146,15 @@ def test_eval_images_reports_each_mapped_label(data: Path, tmp_path: Path):
     assert set(by_label) == {"fire", "smoke"}
     # The first four validation images (pins the plumbing: mapping, matching, AP).
     assert {k: by_label[k]["gt_boxes"] for k in by_label} == GT_BOXES
-    assert {k: by_label[k]["ap50"] for k in by_label} == pytest.approx(AP50, abs=0.01)
-    assert report["ms_per_image"]["fire@640"] > 0
+    # BF16 kernels differ a little between CPUs: a looser pin than the PyTorch one was.
+    assert {k: by_label[k]["ap50"] for k in by_label} == pytest.approx(AP50, abs=0.03)
+    assert report["ms_per_image"]["fire@416"] > 0
 
 
-# `vigil eval images ... --model fire --limit 4` measured once (fire card, card thresholds).
+# `vigil eval images ... --model fire --limit 4` measured once (the fire card as shipped:
+# OpenVINO BF16 at 416, card thresholds).
 GT_BOXES = {"fire": 3, "smoke": 1}
-AP50 = {"fire": 0.236, "smoke": 0.498}
+AP50 = {"fire": 0.163, "smoke": 0.498}
 
 
 def test_eval_images_bad_class_map_is_one_line(data: Path):
