@@ -147,8 +147,8 @@ def main() -> None:
         backbone_model = compiled(backbone, x)
         times["backbone"] = median_ms(backbone_model, frame, args.runs)
         maps = backbone_model.create_infer_request().infer(frame)
-        tensors = tuple(torch.from_numpy(np.array(maps[i])) for i in range(3))
-        feeds = {i: t.numpy() for i, t in enumerate(tensors)}
+        feeds = {i: np.array(maps[i]) for i in range(3)}
+        tensors = tuple(torch.from_numpy(a) for a in feeds.values())
         for name, head in zip(names, heads, strict=True):
             times[f"{name} head"] = median_ms(compiled(head, tensors), feeds, args.runs)
         both = BackboneAndHeads(backbone, heads)

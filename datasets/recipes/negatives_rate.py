@@ -18,6 +18,7 @@ import numpy as np
 
 from vigil.detector.cards import load_cards
 from vigil.detector.detector import load_detector
+from vigil.streams.sources import IMAGE_SUFFIXES
 
 THRESHOLDS = (0.3, 0.36, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     detector = load_detector(load_cards()[args.card])
     for folder in args.folders:
-        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".png"})
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         top = {name: np.zeros(len(images)) for name in detector.names.values()}
         for i, path in enumerate(images):
             found = detector.raw([cv2.imread(str(path))], 0.05, args.imgsz)[0]

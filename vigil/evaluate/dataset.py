@@ -20,8 +20,7 @@ import yaml
 
 from vigil import VigilError
 from vigil.detector.labels import CANONICAL_LABELS, IGNORE
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from vigil.streams.sources import IMAGE_SUFFIXES
 
 
 class DatasetError(VigilError, ValueError):
