@@ -3,9 +3,10 @@
 The API queues a job (``POST /exports``) and polls it; the file appears under
 ``<data_dir>/exports/<id>.mp4`` once the job is done (written atomically by
 :func:`~vigil.events.replay.export_range`). Jobs live in memory, the newest ``keep``: a job
-forgotten takes its file with it, and files older than ``keep_seconds`` are removed at start
-and on each new job (a restart forgets every job, so nobody could download them any more; a
-crash may leave parts), so the folder does not grow without end on a box nobody tends.
+forgotten takes its file with it, and files older than ``keep_seconds`` are removed when
+ExportJobs is made (the API makes it on its first recordings request) and on each new job (a
+restart forgets every job, so nobody could download them any more; a crash may leave parts),
+so the folder does not grow without end on a box nobody tends.
 
 Example::
 
