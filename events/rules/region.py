@@ -34,13 +34,27 @@ class RegionParams(RuleParams):
         "frame (0-255 scale); flames flicker and smoke drifts, look-alikes that stand still "
         "are dropped; 0 turns the filter off",
     )
+    fill_area: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="a box covering at least this share of the frame continues a region of this "
+        "label seen smaller within `fill_memory` seconds (it grew to fill the view) but opens "
+        "none: a view that is all 'smoke' from the start is fog, haze or a grey scene; 1 turns "
+        "it off",
+    )
+    fill_memory: float = Field(
+        60.0, ge=0, description="seconds a smaller region is remembered for `fill_area`"
+    )
 
 
 class RegionRule(Rule):
     """Observes, per zone, the most confident box of ``label`` whose area is between
     ``min_area`` and ``max_area`` of the frame, whose motion since the previous analysed frame
     (:class:`~vigil.detector.motion.RegionMotion`) is not below ``min_motion``, and whose
-    bottom-centre (where smoke or flame rises from) is in the zone. Subjects are
+    bottom-centre (where smoke or flame rises from) is in the zone. A box filling at least
+    ``fill_area`` of the frame counts only if a smaller region of the label passed these
+    filters within ``fill_memory`` seconds: smoke grows into a view, fog fills it. Subjects are
     ``"zone:<name>"``, or ``"frame"`` when the rule has no zones: smoke and fire are not
     tracked, so the place is what persists.
     """
@@ -51,6 +65,7 @@ class RegionRule(Rule):
     def __init__(self, params: RegionParams | None = None) -> None:
         super().__init__(params)
         self._motion = RegionMotion()
+        self._smaller_seen: float | None = None  # wall time of the last region under fill_area
 
     def observe(self, detections: sv.Detections, frame: Frame) -> list[Observation]:
         regions = select(detections, {self.label}, min_confidence=self.params.confidence)
@@ -61,6 +76,7 @@ class RegionRule(Rule):
             # Shown every frame, boxes or not, so the change is since the previous frame.
             motion = self._motion.measure(regions.xyxy, frame.image)
             keep &= ~(motion < self.params.min_motion)  # NaN (unknown, first frame) passes
+        keep &= self._grown(areas, keep, frame.wall)
         regions = regions[keep]
         if len(regions) == 0:
             return []
@@ -82,3 +98,13 @@ class RegionRule(Rule):
                 )
             )
         return out
+
+    def _grown(self, areas: np.ndarray, keep: np.ndarray, wall: float) -> np.ndarray:
+        """False for the frame-filling boxes of a region that was not seen smaller lately."""
+        filling = (areas >= self.params.fill_area) & (self.params.fill_area < 1.0)  # 1: off
+        if (keep & ~filling).any():
+            self._smaller_seen = wall
+        recent = self._smaller_seen is not None and (
+            wall - self._smaller_seen <= self.params.fill_memory
+        )
+        return ~filling | recent

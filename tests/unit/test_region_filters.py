@@ -28,8 +28,33 @@ def frame(image: np.ndarray, wall: float) -> Frame:
 
 def test_smoke_over_the_whole_frame_is_dropped_with_max_area():
     haze = boxes(("smoke", (0, 0, 200, 100), 0.9))
-    assert SmokeRule(SmokeParams()).observe(haze, Frame.blank(SHAPE)) != []
-    assert SmokeRule(SmokeParams(max_area=0.8)).observe(haze, Frame.blank(SHAPE)) == []
+    assert SmokeRule(SmokeParams(fill_area=1.0)).observe(haze, Frame.blank(SHAPE)) != []
+    assert (
+        SmokeRule(SmokeParams(max_area=0.8, fill_area=1.0)).observe(haze, Frame.blank(SHAPE)) == []
+    )
+
+
+def seen(rule: SmokeRule | FireRule, label: str, xyxy: tuple, wall: float) -> bool:
+    return rule.observe(boxes((label, xyxy, 0.9)), Frame.blank(SHAPE, wall=wall)) != []
+
+
+def test_a_view_full_of_smoke_from_the_start_opens_nothing():
+    # Fog, haze, a grey scene: the whole view called smoke, never a smaller plume first.
+    rule = SmokeRule()
+    assert not any(seen(rule, "smoke", (0, 5, 200, 95), t) for t in range(10))
+
+
+def test_a_plume_that_grows_to_fill_the_view_is_still_seen():
+    rule = SmokeRule(SmokeParams(fill_memory=30))
+    assert seen(rule, "smoke", (80, 20, 120, 60), 0)  # 8 % of the frame
+    assert seen(rule, "smoke", (0, 0, 200, 100), 1)  # the whole view, one second later
+    assert seen(rule, "smoke", (0, 0, 200, 100), 30)  # still within fill_memory of the plume
+    assert not seen(rule, "smoke", (0, 0, 200, 100), 31.5)  # forgotten: fog from then on
+    assert seen(rule, "smoke", (80, 20, 120, 60), 40)
+
+
+def test_fire_fills_the_view_by_default():
+    assert seen(FireRule(FireParams(min_motion=0)), "fire", (0, 0, 200, 100), 0)
 
 
 def test_motion_filter_drops_a_still_box_and_keeps_a_flickering_one():
