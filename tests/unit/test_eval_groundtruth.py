@@ -48,6 +48,23 @@ def test_recall_precision_and_false_alarms():
     assert fall.false_alarms_per_hour == 1.0
     assert s["smoke"].false_alarms_per_hour == pytest.approx(3600 / 3700)
     assert s["smoke"].recall is None
+    # One false alarm in one clean hour: the exact 95 % interval is wide.
+    assert fall.false_alarms_per_hour_95 == pytest.approx((0.0253, 5.572), abs=1e-3)
+
+
+def test_false_alarm_interval_narrows_with_more_clean_footage():
+    def interval(hours: float) -> tuple[float, float]:
+        truths = [_gt(video="b.mp4", duration=3600.0 * hours)]
+        return score(truths, {"b.mp4": [Predicted("fall", 5, 6)] * round(hours)})["fall"]
+
+    short, long = interval(1).false_alarms_per_hour_95, interval(100).false_alarms_per_hour_95
+    assert short[0] < long[0] < 1.0 < long[1] < short[1]
+    assert (
+        score([_gt(events=[{"rule": "fall", "start": 0, "end": 100}])], {})[
+            "fall"
+        ].false_alarms_per_hour_95
+        is None
+    )  # no clean footage: no rate, no interval
 
 
 def test_tolerance_and_zone():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from vigil.detector.cards import CardError, ModelCard, load_card, load_cards
 from vigil.evaluate.dataset import DatasetError
+
+if TYPE_CHECKING:
+    from vigil.evaluate.groundtruth import RuleScore
 
 eval_app = typer.Typer(
     help="Measure accuracy: detectors on labelled images, the pipeline on videos.",
@@ -217,6 +220,15 @@ def _opt(x: float | None, fmt: str = "{:.2f}") -> str:
     return "—" if x is None else fmt.format(x)
 
 
+def _per_hour(s: RuleScore) -> str:
+    """False alarms per hour with its 95 % interval, e.g. ``35 (0.9-195)``."""
+    interval = s.false_alarms_per_hour_95
+    if interval is None:
+        return "—"
+    low, high = interval
+    return f"{s.false_alarms_per_hour:.0f} ({low:.2g}-{high:.0f})"
+
+
 @eval_app.command("videos")
 def videos(
     ground_truth: Annotated[
@@ -286,7 +298,7 @@ def videos(
         "ignored",
         "precision",
         "clean min",
-        "false/h",
+        "false/h (95 %)",
         "delay s",
     ):
         table.add_column(column, justify="left" if column == "rule" else "right")
@@ -303,7 +315,7 @@ def videos(
             str(s.ignored),
             _opt(s.precision),
             f"{s.negative_seconds / 60:.1f}",
-            _opt(s.false_alarms_per_hour, "{:.0f}"),
+            _per_hour(s),
             _opt(d["median_delay_s"], "{:.1f}"),
         )
     out.print(table)

@@ -5,7 +5,9 @@ the ground truth names one) and their time intervals overlap, each widened by ``
 seconds. Recall counts ground-truth events matched by at least one prediction; precision counts
 predictions matching some ground-truth event. Predictions that only touch an ``ignore`` interval
 count neither way; the rest are false alarms. False alarms per hour are counted over the
-violation-free footage of each rule (seconds scored minus its events and ignore intervals).
+violation-free footage of each rule (seconds scored minus its events and ignore intervals),
+with an exact 95 % Poisson interval: a few clean minutes cannot pin a rate down, and the
+interval says how little they show.
 
 >>> gt = GroundTruth.model_validate({"video": "a.mp4", "duration": 10, "rules": ["fall"],
 ...     "events": [{"rule": "fall", "start": 3, "end": 10}]})
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy.stats import chi2
 
 from vigil import VigilError
 
@@ -129,6 +132,19 @@ def _overlaps(a: tuple[float, float], b: tuple[float, float], tolerance: float) 
     return a[0] - tolerance <= b[1] and b[0] - tolerance <= a[1]
 
 
+def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) interval of a Poisson mean, from an observed ``count``.
+
+    >>> [round(x, 3) for x in poisson_interval(0)]
+    [0.0, 3.689]
+    >>> [round(x, 3) for x in poisson_interval(1)]
+    [0.025, 5.572]
+    """
+    tail = (1.0 - confidence) / 2
+    low = 0.0 if count == 0 else float(chi2.ppf(tail, 2 * count)) / 2
+    return low, float(chi2.ppf(1.0 - tail, 2 * count + 2)) / 2
+
+
 @dataclass(slots=True)
 class RuleScore:
     rule: str
@@ -157,6 +173,15 @@ class RuleScore:
             return None
         return self.false_alarms_on_negative * 3600.0 / self.negative_seconds
 
+    @property
+    def false_alarms_per_hour_95(self) -> tuple[float, float] | None:
+        """The exact 95 % interval of :attr:`false_alarms_per_hour`."""
+        if self.negative_seconds <= 0:
+            return None
+        low, high = poisson_interval(self.false_alarms_on_negative)
+        per_hour = 3600.0 / self.negative_seconds
+        return low * per_hour, high * per_hour
+
     def as_dict(self) -> dict:
         return {
             "rule": self.rule,
@@ -171,6 +196,7 @@ class RuleScore:
             "negative_seconds": round(self.negative_seconds, 1),
             "false_alarms_on_negative": self.false_alarms_on_negative,
             "false_alarms_per_hour": self.false_alarms_per_hour,
+            "false_alarms_per_hour_95": self.false_alarms_per_hour_95,
             "median_delay_s": sorted(self.delays)[len(self.delays) // 2] if self.delays else None,
         }
 
