@@ -78,6 +78,19 @@ def test_the_defaults_score_as_recorded(defaults_on_every_video):
     }
 
 
+def test_the_clips_add_up_to_the_totals(defaults_on_every_video):
+    totals: dict[str, list[int]] = {}
+    keys = ("gt_events", "gt_matched", "predicted", "false_alarms")
+    for rules in defaults_on_every_video["by_video"].values():
+        for rule, counts in rules.items():
+            row = totals.setdefault(rule, [0, 0, 0, 0])
+            for i, key in enumerate(keys):
+                row[i] += counts[key]
+    scores = defaults_on_every_video["scores"]
+    assert totals == {rule: [s[k] for k in keys] for rule, s in scores.items()}
+    assert set(defaults_on_every_video["by_video"]) == set(defaults_on_every_video["predictions"])
+
+
 def test_a_rerun_replays_the_cached_boxes(defaults_on_every_video, videos, eval_cache):
     truths = load_ground_truth_dir(GROUND_TRUTH)
     assert len(list(eval_cache.glob("fall_01.fall.*.pkl"))) == 1

@@ -229,6 +229,19 @@ def _per_hour(s: RuleScore) -> str:
     return f"{s.false_alarms_per_hour:.0f} ({low:.2g}-{high:.0f})"
 
 
+def _by_video_table(by_video: dict[str, dict[str, RuleScore]]) -> Table:
+    """One row per clip and rule with an event, expected or raised."""
+    table = Table(title="Per clip")
+    for column in ("video", "rule", "GT events", "found", "raised", "false", "clean s"):
+        table.add_column(column, justify="left" if column in ("video", "rule") else "right")
+    for video, scores in sorted(by_video.items()):
+        for rule, s in sorted(scores.items()):
+            if s.gt_events or s.predicted:
+                row = (s.gt_events, s.gt_matched, s.predicted, s.false_alarms)
+                table.add_row(video, rule, *map(str, row), f"{s.negative_seconds:.0f}")
+    return table
+
+
 @eval_app.command("videos")
 def videos(
     ground_truth: Annotated[
@@ -257,6 +270,10 @@ def videos(
             "--gating/--no-gating",
             help="run each model only on the frames the config's gating picks, as `vigil run`",
         ),
+    ] = False,
+    per_video: Annotated[
+        bool,
+        typer.Option("--per-video", help="also a table per clip: which clip raised what"),
     ] = False,
     as_json: AsJson = False,
     out_file: Out = None,
@@ -319,6 +336,8 @@ def videos(
             _opt(d["median_delay_s"], "{:.1f}"),
         )
     out.print(table)
+    if per_video:
+        out.print(_by_video_table(report.by_video))
     for rule, why in report.skipped.items():
         out.print(f"not scored: {rule}: {why}")
     for model, row in sorted(report.gate.items()):

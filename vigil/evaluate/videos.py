@@ -257,10 +257,15 @@ class VideosReport:
     ms_per_frame: dict[str, float] = field(default_factory=dict)
     frames: int = 0  # analysed frames, all clips
     gate: dict[str, dict[str, float]] = field(default_factory=dict)  # per model, with gating
+    by_video: dict[str, dict[str, RuleScore]] = field(default_factory=dict)  # each clip alone
 
     def as_dict(self) -> dict:
         return {
             "scores": {k: v.as_dict() for k, v in self.scores.items()},
+            "by_video": {
+                video: {rule: _counts(s) for rule, s in rules.items()}
+                for video, rules in self.by_video.items()
+            },
             "predictions": {
                 video: [_pred(p) for p in preds] for video, preds in self.predictions.items()
             },
@@ -269,6 +274,16 @@ class VideosReport:
             "frames": self.frames,
             "gate": self.gate,
         }
+
+
+def _counts(s: RuleScore) -> dict:
+    return {
+        "gt_events": s.gt_events,
+        "gt_matched": s.gt_matched,
+        "predicted": s.predicted,
+        "false_alarms": s.false_alarms,
+        "negative_seconds": round(s.negative_seconds, 1),
+    }
 
 
 def _pred(p: Predicted) -> dict:
@@ -366,6 +381,7 @@ def evaluate_videos(
     }
     report.frames = sum(per_video.values())
     report.gate = gate_stats if gating is not None else {}
+    report.by_video = {gt.video: score([gt], predictions, tolerance, rules=scored) for gt in truths}
     return report
 
 
