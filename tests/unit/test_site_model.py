@@ -226,11 +226,17 @@ def test_docstring_examples(module):
     assert doctest.testmod(module).failed == 0
 
 
-@pytest.mark.parametrize("card", ["site_model_card.yaml", "fire_smoke_open_card.yaml"])
-def test_the_kits_cards_are_valid_cards_of_their_sources_labels(card):
+@pytest.mark.parametrize(
+    ("card", "sources"),
+    [
+        ("site_model_card.yaml", "sources.yaml"),
+        ("fire_smoke_open_card.yaml", "fire_smoke_sources.yaml"),
+        ("site_ppe_hhw/site_ppe.yaml", "helmet_sources.yaml"),
+    ],
+)
+def test_the_kits_cards_are_valid_cards_of_their_sources_labels(card, sources):
     from vigil.detector.cards import load_card
 
     loaded = load_card(KIT / card)
-    sources = "fire_smoke_sources.yaml" if "fire" in card else "sources.yaml"
     labels, _ = site_merge.load_sources(KIT / sources)
     assert set(loaded.class_map) == set(labels) == set(loaded.class_map.values())
