@@ -263,7 +263,7 @@ class VideosReport:
         return {
             "scores": {k: v.as_dict() for k, v in self.scores.items()},
             "by_video": {
-                video: {rule: _counts(s) for rule, s in rules.items()}
+                video: {rule: s.as_dict() for rule, s in rules.items()}
                 for video, rules in self.by_video.items()
             },
             "predictions": {
@@ -274,16 +274,6 @@ class VideosReport:
             "frames": self.frames,
             "gate": self.gate,
         }
-
-
-def _counts(s: RuleScore) -> dict:
-    return {
-        "gt_events": s.gt_events,
-        "gt_matched": s.gt_matched,
-        "predicted": s.predicted,
-        "false_alarms": s.false_alarms,
-        "negative_seconds": round(s.negative_seconds, 1),
-    }
 
 
 def _pred(p: Predicted) -> dict:
