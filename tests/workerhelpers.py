@@ -154,3 +154,16 @@ def counts_per_worker(holders: dict[str, str]) -> dict[str, int]:
     for worker in holders.values():
         counts[worker] = counts.get(worker, 0) + 1
     return counts
+
+
+def stop_run(process: subprocess.Popen, log: Path, timeout: float = 60) -> int:
+    """SIGTERM a `vigil run` and its exit status; a run still there after ``timeout`` fails
+    the test with its log's end (where, after 45 s, its threads' stacks are)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
+        tail = log.read_text(errors="replace")[-6000:]
+        raise AssertionError(f"vigil run did not stop within {timeout:.0f} s:\n{tail}") from None

@@ -415,31 +415,23 @@ def run(
     serve: Annotated[bool, typer.Option("--serve", help="serve the API too (site's api:)")] = False,
 ) -> None:
     """Watch every camera of a site until SIGINT/SIGTERM, storing events with evidence."""
-    import signal
     import threading
 
     from vigil.run import SiteRunner
+    from vigil.service_cli import serve_beside
+    from vigil.stopping import StopOnSignals
 
     site = load_site_config(config)
-    with err.status("loading models"):
-        runner = SiteRunner(site, data_dir=data)
-
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        if stop.is_set():  # a second signal: the operator will not wait for the clips
-            os._exit(128 + signum)
-        err.print(f"{signal.Signals(signum).name}: stopping (again to force)")
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    from vigil.service_cli import serve_beside
-
-    api = serve_beside(site, runner.data_dir) if serve else None
-    summary = runner.run(stop, duration)
-    if api is not None:
-        api.stop()
+    with StopOnSignals(stop, on_first=lambda name: err.print(f"{name}: stopping (again to force)")):
+        with err.status("loading models"):
+            runner = SiteRunner(site, data_dir=data)
+        if stop.is_set():  # told to stop while the models loaded: nothing was started
+            return
+        api = serve_beside(site, runner.data_dir) if serve else None
+        summary = runner.run(stop, duration)
+        if api is not None:
+            api.stop()
     analysed = sum(summary.frames_analysed.values())
     err.print(
         f"stopped after {summary.seconds:.0f} s: {analysed} frames analysed on "

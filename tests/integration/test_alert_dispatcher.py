@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from alerthelpers import Receiver, open_event, wait_until
+from workerhelpers import stop_run
 
 from vigil.events.alerts import AlertsConfig, AlertStore, Dispatcher
 from vigil.events.alerts.store import INTERRUPTED
@@ -170,8 +171,7 @@ alerts:
         )
         try:
             wait_until(lambda: receiver.snapshot(), 120, "the fall's webhook")
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(90) == 0
+            assert stop_run(process, tmp_path / "run.log", 90) == 0
         finally:
             if process.poll() is None:
                 process.kill()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from livehelpers import (
     wait_for,
 )
 from videocheck import is_faststart, probe
+from workerhelpers import stop_run
 
 from vigil.config import SiteConfig
 from vigil.events.store.records import LifecycleState
@@ -253,8 +253,7 @@ storage: {{data_dir: {data}}}
                 return None
 
         (event_id,) = wait_for(open_event, 90, "a fall event to open", step=0.25)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 0
+        assert stop_run(process, tmp_path / "run.log") == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -6,7 +6,6 @@ looped video gets its event dispatched (slow)."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from alerthelpers import Receiver, open_event, wait_until
+from workerhelpers import stop_run
 
 from vigil.events.alerts import AlertsConfig, Dispatcher
 from vigil.events.loop.config import DispatchRule, EscalationStep
@@ -135,8 +135,7 @@ alerts:
         )
         try:
             wait_until(receiver.snapshot, 80, "the assignee's webhook")
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(60) == 0
+            assert stop_run(process, tmp_path / "run.log") == 0
         finally:
             if process.poll() is None:
                 process.kill()
