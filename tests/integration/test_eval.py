@@ -159,15 +159,24 @@ def test_eval_images_reports_each_mapped_label(data: Path, tmp_path: Path):
     assert set(by_label) == {"fire", "smoke"}
     # The first four validation images (pins the plumbing: mapping, matching, AP).
     assert {k: by_label[k]["gt_boxes"] for k in by_label} == GT_BOXES
-    # BF16 kernels differ a little between CPUs: a looser pin than the PyTorch one was.
-    assert {k: by_label[k]["ap50"] for k in by_label} == pytest.approx(AP50, abs=0.03)
+    # The card asks for bf16, which OpenVINO runs only where the CPU has it (float32 elsewhere);
+    # BF16 kernels also differ a little between CPUs: a looser pin than the PyTorch one was.
+    expected = AP50["bf16" if cpu_runs_bf16() else "f32"]
+    assert {k: by_label[k]["ap50"] for k in by_label} == pytest.approx(expected, abs=0.03)
     assert report["ms_per_image"]["fire@416"] > 0
 
 
-# `vigil eval images ... --model fire --limit 4` measured once (the fire card as shipped:
-# OpenVINO BF16 at 416, card thresholds).
+# `vigil eval images ... --model fire --limit 4` measured once per precision (the fire card as
+# shipped: OpenVINO at 416, card thresholds): bf16 on an AMD EPYC with AVX512-BF16, float32 on
+# an Intel Xeon without it. Three fire boxes: one box crossing IoU 0.5 moves AP by 0.08.
 GT_BOXES = {"fire": 3, "smoke": 1}
-AP50 = {"fire": 0.163, "smoke": 0.498}
+AP50 = {"bf16": {"fire": 0.163, "smoke": 0.498}, "f32": {"fire": 0.244, "smoke": 0.498}}
+
+
+def cpu_runs_bf16() -> bool:
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def test_eval_images_bad_class_map_is_one_line(data: Path):
