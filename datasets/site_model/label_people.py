@@ -45,7 +45,7 @@ def main() -> None:
         for image in sorted((args.root / split / "images").glob("kafeel__*")):
             pixels = cv2.imread(str(image))
             height, width = pixels.shape[:2]
-            found = detector.raw([pixels], args.conf, 416)[0]
+            found = detector.raw([pixels], args.conf)[0]  # at the card's size
             rows = [
                 yolo_row([float(v) for v in xyxy], width, height)
                 for k, xyxy in zip(found.class_id, found.xyxy, strict=True)

@@ -43,16 +43,22 @@ def test_detection_on_the_substream_evidence_from_the_main_stream(videos: Path, 
         # The two cameras missing a stream are there to fail: at 0.5 fps, no-main (which
         # still detects on the substream) leaves the service to dock. Both at 2 fps starved
         # dock's fall on a CPU without BF16, where the fall model runs in float32.
-        cameras = [
-            {"id": "dock", "source": server.url("main"), "detect_source": server.url("sub")},
-            {"id": "no-sub", "source": server.url("main"), "detect_source": server.url("gone")},
-            {"id": "no-main", "source": server.url("gone"), "detect_source": server.url("sub")},
+        cameras = [  # id, fps, main stream, detect stream
+            ("dock", 2, "main", "sub"),
+            ("no-sub", 0.5, "main", "gone"),
+            ("no-main", 0.5, "gone", "sub"),
         ]
         config = SiteConfig.model_validate(
             {
                 "cameras": [
-                    {"fps": 2 if c["id"] == "dock" else 0.5, "rules": {"fall": {}}, **c}
-                    for c in cameras
+                    {
+                        "id": camera,
+                        "fps": fps,
+                        "source": server.url(main),
+                        "detect_source": server.url(detect),
+                        "rules": {"fall": {}},
+                    }
+                    for camera, fps, main, detect in cameras
                 ],
                 "storage": {"data_dir": str(tmp_path / "data")},
                 "evidence": {"pre_seconds": 2, "post_seconds": 1},
