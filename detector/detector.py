@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import supervision as sv
 
-from vigil.detector.cards import ModelCard
+from vigil.detector.cards import CardError, ModelCard
 from vigil.detector.labels import IGNORE
 
 log = logging.getLogger(__name__)
@@ -169,11 +169,12 @@ class CardDetector:
     def __call__(self, image: np.ndarray) -> sv.Detections:
         return self.batch([image])[0]
 
-    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
-        """Detections for several images (e.g. one frame per camera)."""
+    def batch(self, images: list[np.ndarray], imgsz: int | None = None) -> list[sv.Detections]:
+        """Detections for several images (e.g. one frame per camera), the model input's long
+        side at ``imgsz`` (default: the card's)."""
         if not images:
             return []
-        return [self.to_canonical(d) for d in self.raw(images, self._floor)]
+        return [self.to_canonical(d) for d in self.raw(images, self._floor, imgsz)]
 
     def at_size(self, image: np.ndarray, imgsz: int) -> sv.Detections:
         """One image's detections with the model input's long side at ``imgsz`` (a crop at
@@ -187,6 +188,48 @@ class CardDetector:
         kept = labelled[labelled.confidence >= thresholds] if len(labelled) else labelled
         kept.data["model"] = np.full(len(kept), self.card.name, dtype=object)
         return kept
+
+
+class ResizedDetector:
+    """A loaded model run at another input size than its card's, on one camera (its
+    ``input_size``): a wide overhead view's small people need more pixels than the card's size
+    gives them, at about ``(imgsz / card imgsz)²`` the cost, on that camera only. The model is
+    shared with the cameras that run it at the card's size; :attr:`card` is the card with this
+    size, so motion crops are cut at this scale too.
+
+    >>> from vigil.detector.cards import load_cards
+    >>> fall = load_detector(load_cards()["fall"])
+    >>> wide = at_input_size(fall, 960)
+    >>> wide.name, wide.card.imgsz, fall.card.imgsz, at_input_size(fall, 640) is fall
+    ('fall', 960, 640, True)
+    """
+
+    def __init__(self, detector: CardDetector, imgsz: int) -> None:
+        self.detector = detector
+        self.card = detector.card.model_copy(update={"imgsz": imgsz})
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        return self.batch([image])[0]
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        return self.detector.batch(images, self.card.imgsz)
+
+    def at_size(self, image: np.ndarray, imgsz: int) -> sv.Detections:
+        return self.detector.at_size(image, imgsz)
+
+
+def at_input_size(detector: Detector, imgsz: int) -> Detector:
+    """``detector`` with its model input's long side at ``imgsz`` (itself at the card's size);
+    CardError for a model that takes no input size (a crop classifier)."""
+    if imgsz == detector.card.imgsz:
+        return detector
+    if not isinstance(detector, CardDetector):
+        raise CardError(f"model {detector.name!r} takes crops of detections, not an input size")
+    return ResizedDetector(detector, imgsz)
 
 
 class YoloDetector(CardDetector):

@@ -271,37 +271,36 @@ class InferenceService:
         return dict(zip((d.name for d in due), self._models.map(run, due), strict=True))
 
     def _analyse_batch(self, taken: list[tuple[AnalysedCamera, Frame]]) -> None:
-        """Each model once per group of same-sized frames, then each camera's pipeline."""
+        """Each model once per group of same-sized frames (and the same input size: a camera
+        may run a model at its own, ``input_size``), then each camera's pipeline."""
         raw: dict[str, dict[str, sv.Detections]] = {c.id: {} for c, _ in taken}
-        due = {c.id: {d.name for d in c.pipeline.plan(f)} for c, f in taken}
-        detectors = {d.name: d for c, _ in taken for d in c.pipeline.detectors}
-        for name, detector in detectors.items():
-            users = []
-            for c, f in taken:
-                if name not in due[c.id]:
+        due: dict[str, set[str]] = {}
+        groups: dict[tuple, tuple[Detector, list[tuple[AnalysedCamera, Frame]]]] = {}
+        for c, f in taken:
+            due[c.id] = {d.name for d in c.pipeline.plan(f)}
+            for d in c.pipeline.detectors:
+                if d.name not in due[c.id]:
                     continue
-                if c.pipeline.regions(name) is None:
-                    users.append((c, f))
-                else:  # only parts of the frame moved: its crops, on their own
-                    try:
-                        with timed(self.timer, f"model:{name}"):
-                            raw[c.id][name] = c.pipeline.detect_regions(detector, f)
-                    except Exception:
-                        log.exception("model %s failed on the regions of %s", name, c.id)
-            by_shape: dict[tuple[int, int], list[tuple[AnalysedCamera, Frame]]] = {}
-            for c, f in users:
-                by_shape.setdefault(f.shape, []).append((c, f))
-            for group in by_shape.values():
-                for i in range(0, len(group), self.max_batch):
-                    chunk = group[i : i + self.max_batch]
-                    try:
-                        with timed(self.timer, f"model:{name}"):
-                            results = detector.batch([f.image for _, f in chunk])
-                    except Exception:
-                        log.exception("model %s failed on a batch of %d", name, len(chunk))
-                        continue
-                    for (c, _), result in zip(chunk, results, strict=True):
-                        raw[c.id][name] = result
+                if c.pipeline.regions(d.name) is None:
+                    key = (d.name, d.card.imgsz, f.shape)
+                    groups.setdefault(key, (d, []))[1].append((c, f))
+                    continue
+                try:  # only parts of the frame moved: its crops, on their own
+                    with timed(self.timer, f"model:{d.name}"):
+                        raw[c.id][d.name] = c.pipeline.detect_regions(d, f)
+                except Exception:
+                    log.exception("model %s failed on the regions of %s", d.name, c.id)
+        for detector, group in groups.values():
+            for i in range(0, len(group), self.max_batch):
+                chunk = group[i : i + self.max_batch]
+                try:
+                    with timed(self.timer, f"model:{detector.name}"):
+                        results = detector.batch([f.image for _, f in chunk])
+                except Exception:
+                    log.exception("model %s failed on a batch of %d", detector.name, len(chunk))
+                    continue
+                for (c, _), result in zip(chunk, results, strict=True):
+                    raw[c.id][detector.name] = result
         for camera, frame in taken:
             if len(raw[camera.id]) == len(due[camera.id]):
                 self._analyse(camera, frame, raw[camera.id])

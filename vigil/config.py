@@ -15,6 +15,7 @@ recording as a one-camera site: its config file may be a site with one camera (o
           - name: tank-farm
             polygon: [[0, 300], [400, 300], [400, 540], [0, 540]]
     evidence: {pre_seconds: 3, post_seconds: 3}
+    input_size: {site_ppe: 640}   # a wide view: this camera's small people need more pixels
 
 Relative paths written in a file (``storage.data_dir``, ``models.card_dirs``, a camera's file or
 folder source) are taken from the file's folder. ``${NAME}`` in any string is replaced by the
@@ -309,6 +310,13 @@ class CameraConfig(_Strict):
     reconnect: ReconnectConfig | None = None
     record: RecordConfig | None = None
     gating: GatingConfig | None = Field(None, description="the site's gating, for this camera")
+    input_size: dict[str, int] = Field(
+        default_factory=dict,
+        description="model card -> its input size on this camera (the long side in pixels, a "
+        "multiple of 32) instead of the card's imgsz: e.g. {site_ppe: 640} for a wide overhead "
+        "view whose people are small; costs about (size / imgsz)² that model's work, on this "
+        "camera only",
+    )
     _spec: SourceSpec | None = PrivateAttr(None)
     _detect_spec: SourceSpec | None = PrivateAttr(None)
 
@@ -319,6 +327,16 @@ class CameraConfig(_Strict):
             raise ValueError(
                 "Field required (rtsp://…, http(s)://…, a video file, an image folder, webcam:N)"
             )
+        return value
+
+    @field_validator("input_size")
+    @classmethod
+    def _input_sizes(cls, value: dict[str, int]) -> dict[str, int]:
+        for model, size in value.items():
+            if size % 32 or not 64 <= size <= 1920:
+                raise ValueError(
+                    f"{model}: {size} is not an input size (a multiple of 32, 64 to 1920)"
+                )
         return value
 
     @field_validator("id")
@@ -568,7 +586,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SHORT_FORM_CAMERA_KEYS = ("camera", "fps", "rules", "zones")
+_SHORT_FORM_CAMERA_KEYS = ("camera", "fps", "rules", "zones", "input_size")
 
 
 def expand_env(raw: Any, where: str = "") -> Any:

@@ -18,7 +18,7 @@ from vigil.events.rules import build_rules
 from vigil.events.store.records import EventRecord
 from vigil.events.store.store import EventStore
 from vigil.events.violation import Phase, Violation
-from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
+from vigil.pipeline import CameraPipeline, camera_detectors, cards_for_rules, input_sizes
 from vigil.streams.file import FileSource, Sampler, VideoInfo
 
 Progress = Callable[[float], None]  # called with the pts reached, in seconds
@@ -52,8 +52,9 @@ class DetectJob:
         self.evidence = site.evidence_of(camera)
         self.source = FileSource(path, camera=camera.id)
         rules = build_rules(camera.rules)
-        cards = cards_for_rules(rules, site.models.cards())
-        detectors = load_detectors(cards)
+        all_cards = site.models.cards()
+        cards = cards_for_rules(rules, all_cards)
+        detectors = camera_detectors(camera.id, cards, input_sizes(camera, all_cards))
         self.pipeline = CameraPipeline(camera.id, rules, detectors, fps=camera.fps)
 
     @property

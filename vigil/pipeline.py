@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from vigil.config import ConfigError
+from vigil.config import CameraConfig, ConfigError
 from vigil.detector.cards import ModelCard, weights_version
-from vigil.detector.detector import Detector, empty_detections, load_detector
+from vigil.detector.detector import Detector, at_input_size, empty_detections, load_detector
 from vigil.detector.tracking import ModelTracker
 from vigil.events.lifecycle import ViolationTracker
 from vigil.events.rules import Rule, build_rules
@@ -36,7 +36,9 @@ __all__ = [
     "CameraPipeline",
     "Analysis",
     "build_rules",
+    "camera_detectors",
     "cards_for_rules",
+    "input_sizes",
     "label_sources",
     "load_detectors",
     "merge_detections",
@@ -71,7 +73,8 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
     Two models that both find people would make one person two subjects (two alerts), so each
     label comes from one card: not one that another provider of the label ``supersedes`` (it
     measured better on that label), then the card serving the most needed labels (fewest
-    models to run), then by name. Labels no rule needs are not assigned.
+    models to run), then the one with the smaller input (less work per frame), then by name.
+    Labels no rule needs are not assigned.
 
     >>> from vigil.events.rules import FallRule
     >>> fall = ModelCard.model_validate({"name": "fall", "weights": {"path": "f.pt"},
@@ -82,7 +85,7 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
     {'person_fallen': 'fall'}
     """
     needed = frozenset().union(*(rule.needs for rule in rules))
-    ranked = sorted(cards, key=lambda card: (-len(card.labels & needed), card.name))
+    ranked = sorted(cards, key=lambda card: (-len(card.labels & needed), card.imgsz, card.name))
     sources: dict[str, str] = {}
     for label in sorted(needed):
         providers = [card for card in ranked if label in card.labels]
@@ -137,6 +140,52 @@ def model_rates(
 def load_detectors(cards: Iterable[ModelCard]) -> list[Detector]:
     """Each card's model, loaded once per process (see :func:`load_detector`)."""
     return [load_detector(card) for card in cards]
+
+
+def input_sizes(camera: CameraConfig, cards: Mapping[str, ModelCard]) -> dict[str, int]:
+    """The camera's ``input_size`` per model, checked against the site's ``cards``
+    (ConfigError naming a model that is not a card, or that takes no input size).
+
+    >>> from vigil.detector.cards import load_cards
+    >>> plaza = {"id": "plaza", "source": "rtsp://h/plaza"}
+    >>> input_sizes(CameraConfig(**plaza, input_size={"site_ppe": 640}), load_cards())
+    {'site_ppe': 640}
+    >>> input_sizes(CameraConfig(**plaza, input_size={"site_pp": 640}), load_cards())
+    Traceback (most recent call last):
+    ...
+    vigil.config.ConfigError: camera plaza: input_size names site_pp, which is not a model card ...
+    """
+    for name in camera.input_size:
+        card = cards.get(name)
+        if card is None:
+            raise ConfigError(
+                f"camera {camera.id}: input_size names {name}, which is not a model card "
+                f"(cards: {', '.join(sorted(cards))})"
+            )
+        if card.runtime == "crop_classifier":
+            raise ConfigError(
+                f"camera {camera.id}: input_size: model {name} classifies crops of "
+                "detections and takes no input size"
+            )
+    return dict(camera.input_size)
+
+
+def camera_detectors(
+    camera: str, cards: Iterable[ModelCard], sizes: Mapping[str, int]
+) -> list[Detector]:
+    """Each card's model (loaded once per process), at the camera's input size for it where
+    :func:`input_sizes` gives one; a size for a model the camera's rules do not run is logged,
+    as it changes nothing."""
+    detectors = load_detectors(cards)
+    unused = sorted(set(sizes) - {d.name for d in detectors})
+    if unused:
+        log.warning(
+            "camera %s: input_size for %s, which none of its rules runs (its models: %s)",
+            camera,
+            ", ".join(unused),
+            ", ".join(d.name for d in detectors) or "none",
+        )
+    return [at_input_size(d, sizes[d.name]) if d.name in sizes else d for d in detectors]
 
 
 @dataclass(frozen=True, slots=True)

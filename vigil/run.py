@@ -59,7 +59,7 @@ from vigil.events.store.store import EventStore
 from vigil.events.store.zones import ZoneStore
 from vigil.events.uploads import MediaUploader
 from vigil.events.zones import Zone
-from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
+from vigil.pipeline import CameraPipeline, camera_detectors, cards_for_rules, input_sizes
 from vigil.streams.file import SourceError, probe_video
 from vigil.streams.health import CameraHealth, CameraState, Listener
 from vigil.streams.reader import CameraReader, sources_shown
@@ -139,6 +139,7 @@ class SiteRunner:
                 chosen = cards_for_rules(rules, cards)
             except ConfigError as exc:
                 raise ConfigError(f"camera {camera.id}: {exc}") from None
+            input_sizes(camera, cards)
             plans.append((camera, rules, chosen))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url = site.storage.database_url
@@ -151,7 +152,9 @@ class SiteRunner:
         self._applied: dict[str, int] = {}  # camera -> saved zones revision it starts with
         plans = [self._with_saved_zones(plan, cards) for plan in plans]
         # Each model is loaded once, however many cameras use it.
-        self._plans = [(c, r, load_detectors(chosen)) for c, r, chosen in plans]
+        self._plans = [
+            (c, r, camera_detectors(c.id, chosen, c.input_size)) for c, r, chosen in plans
+        ]
         worker = site.worker
         self.leases = CameraLeases(
             self.store, WorkerInfo.this_process(worker.max_cameras), worker.lease_ttl_s

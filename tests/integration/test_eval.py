@@ -99,6 +99,19 @@ def test_a_rerun_replays_the_cached_boxes(defaults_on_every_video, videos, eval_
     assert again.ms_per_frame == {}  # no model ran
 
 
+def test_a_wide_views_input_size_finds_the_crowds_small_people(videos, eval_cache):
+    """site_ppe at 640 on the overhead plaza (this camera only) sees the group standing on
+    its post that 416 misses (datasets/RESULTS.md, section 19)."""
+    truths = [load_ground_truth(GROUND_TRUTH / "people_walking_01.yaml")]
+    default = evaluate_videos(truths, videos, detect_site(), cache_dir=eval_cache)
+    site = detect_site({"input_size": {"site_ppe": 640}})
+    wide = evaluate_videos(truths, videos, site, cache_dir=eval_cache)
+    assert default.scores["inactive_on_post"].gt_matched == 0
+    assert wide.scores["inactive_on_post"].gt_matched == 1
+    assert len(list(eval_cache.glob("people_walking_01.site_ppe.*.pkl"))) == 2  # one per size
+    assert set(wide.ms_per_frame) == {"site_ppe"}  # fall and fire: their cached boxes reused
+
+
 def _when(p: dict) -> tuple:
     return p["rule"], p["start"], p["end"], p["zone"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import supervision as sv
@@ -171,7 +169,7 @@ def test_bad_gating_is_one_line_naming_the_field(tmp_path, gating: dict, words: 
 
 
 def test_batched_inference_runs_only_the_models_the_gate_picks():
-    from test_inference_service import FakeReader
+    from test_inference_service import FakeReader, serve_to_the_end
 
     from vigil.analysis import AnalysedCamera, InferenceService
 
@@ -182,12 +180,7 @@ def test_batched_inference_runs_only_the_models_the_gate_picks():
         pipeline = CameraPipeline(name, rules, [shared], fps=10, gating=gating)
         cameras.append(AnalysedCamera(name, FakeReader(live=False, frames=30), pipeline, 10))
     service = InferenceService(cameras, on_events=lambda *a: None, max_batch=2)
-    service.start()
-    deadline = time.monotonic() + 10
-    while not service.all_done and time.monotonic() < deadline:
-        time.sleep(0.05)
-    service.stop()
-    service.join(5)
+    serve_to_the_end(service)
     assert [c.analysed for c in cameras] == [30, 30]
     # 3 s of a still scene: the gated camera's first frame only, and every naive frame.
     assert shared.calls == 1 + 30

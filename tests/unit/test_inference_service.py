@@ -56,6 +56,16 @@ class FakePipeline:
         return []
 
 
+def serve_to_the_end(service: InferenceService, timeout: float = 10.0) -> None:
+    """Run ``service`` until every (recorded) camera is done, or ``timeout`` seconds."""
+    service.start()
+    deadline = time.monotonic() + timeout
+    while not service.all_done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    service.stop()
+    service.join(5)
+
+
 def feed(reader: FakeReader, stop: threading.Event) -> None:
     i = 0
     while not stop.is_set():  # a 25 fps camera

@@ -129,6 +129,10 @@ def test_each_label_comes_from_one_model_so_one_person_is_one_subject():
         RulesConfig.model_validate({"restricted_zone": {"zones": [ZONE]}, "fall": {}})
     )
     assert label_sources(with_fall, cards.values()) == {"person": "fall", "person_fallen": "fall"}
+    # A tie (one needed label each): the smaller input, less work per frame, then the name.
+    small = {**cards, "site": SITE.model_copy(update={"imgsz": 416})}
+    assert [c.name for c in cards_for_rules(zone_only, small)] == ["site"]
+    assert label_sources(with_fall, small.values()) == {"person": "fall", "person_fallen": "fall"}
 
 
 class Fixed:

@@ -35,7 +35,13 @@ from vigil.evaluate.groundtruth import GroundTruth, Predicted, RuleScore, score
 from vigil.evaluate.images import FullFrame
 from vigil.events.rules import RulesConfig, build_rules
 from vigil.gating import GatingSettings
-from vigil.pipeline import CameraPipeline, cards_for_rules, load_detectors
+from vigil.pipeline import (
+    CameraPipeline,
+    camera_detectors,
+    cards_for_rules,
+    input_sizes,
+    load_detectors,
+)
 from vigil.streams.file import FileSource, Sampler
 from vigil.streams.frame import Frame
 
@@ -304,6 +310,7 @@ def evaluate_videos(
     replace the site's model cards."""
 
     all_cards = cards if cards is not None else config.models.cards()
+    sizes = input_sizes(config.camera, all_cards)
     provided = frozenset().union(*(c.labels for c in all_cards.values()))
     base = config.camera.rules
     fps = config.camera.fps
@@ -337,10 +344,11 @@ def evaluate_videos(
             if on_video:
                 on_video(f"{gt.video}: {card.name}")
             (detector,) = load_detectors([card])
-            cache = _cache_file(video, card, fps, card.imgsz, cache_dir)
+            size = sizes.get(card.name, card.imgsz)
+            cache = _cache_file(video, card, fps, size, cache_dir)
             hit = cache is not None and cache.is_file()
             began = time.process_time()
-            frames[card.name] = detect_frames(video, detector, fps, cache_dir)
+            frames[card.name] = detect_frames(video, detector, fps, cache_dir, size)
             if not hit:  # CPU cost only when the model ran (decoding included)
                 seconds[card.name] = seconds.get(card.name, 0.0) + time.process_time() - began
                 n_frames[card.name] = n_frames.get(card.name, 0) + len(frames[card.name])
@@ -358,9 +366,10 @@ def evaluate_videos(
                 images = frames_cache[key]  # type: ignore[assignment]
         live = {}
         if gating is not None and gating.motion and gating.crop:
-            live = {d.name: d for d in load_detectors(cards)}
+            live = {d.name: d for d in camera_detectors(gt.video, cards, sizes)}
+        sized = [c.model_copy(update={"imgsz": sizes.get(c.name, c.imgsz)}) for c in cards]
         predictions[gt.video] = replay(
-            frames, cards, rules, fps, thresholds, images, gating, live, gate_stats
+            frames, sized, rules, fps, thresholds, images, gating, live, gate_stats
         )
     scores = score(truths, predictions, tolerance, rules=scored)
     report = VideosReport(
