@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from livehelpers import wait_for
 
-from vigil.config import SiteConfig
+from vigil.config import ConfigError, SiteConfig
 from vigil.events.evidence import latest_frame_path
 from vigil.events.store import EventStore
 from vigil.events.store.zones import ZoneStore
@@ -79,3 +79,14 @@ def test_saved_zones_are_in_force_from_the_start_and_swapped_while_running(
     assert "saved zones (rev 3) not applied, the site file's are" in caplog.text
     assert "no_harness" in caplog.text
     again.store.dispose()
+
+
+def test_the_worker_runs_a_model_at_the_cameras_input_size(videos: Path, tmp_path: Path):
+    config = site(videos, tmp_path / "data").model_dump()
+    config["cameras"][0]["input_size"] = {"fall": 480}
+    runner = SiteRunner(SiteConfig.model_validate(config))
+    ((_, _, (fall,)),) = runner._plans
+    assert (fall.name, fall.card.imgsz) == ("fall", 480)
+    config["cameras"][0]["input_size"] = {"fal": 480}
+    with pytest.raises(ConfigError, match="camera yard: input_size names fal, which is not"):
+        SiteRunner(SiteConfig.model_validate(config))
