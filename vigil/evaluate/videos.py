@@ -337,14 +337,14 @@ def evaluate_videos(
         cards = cards_for_rules(build_rules(rules), all_cards)
         frames: dict[str, list[FrameBoxes]] = {}
         for card in cards:
-            key = (gt.video, card.name)
+            size = sizes.get(card.name, card.imgsz)
+            key = (gt.video, f"{card.name}@{size}")
             if frames_cache is not None and key in frames_cache:
                 frames[card.name] = frames_cache[key]
                 continue
             if on_video:
                 on_video(f"{gt.video}: {card.name}")
             (detector,) = load_detectors([card])
-            size = sizes.get(card.name, card.imgsz)
             cache = _cache_file(video, card, fps, size, cache_dir)
             hit = cache is not None and cache.is_file()
             began = time.process_time()
