@@ -12,7 +12,9 @@ logs one line saying why): :class:`ExportMissing` carries the reason.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -35,6 +37,28 @@ EXPORT_INFO = "vigil-export.json"
 # A card's precision -> OpenVINO's inference precision for the float parts (int8: its default,
 # bf16 where the CPU has it, for the few layers NNCF leaves in float).
 INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def cpu_precisions() -> frozenset[str]:
+    """What OpenVINO computes in on this CPU (``FP32``, ``INT8``, ``BF16`` where the CPU has
+    AVX512-BF16 or AMX): a card's ``bf16`` runs in float32 where ``BF16`` is missing, at two to
+    three times the CPU (datasets/RESULTS.md, section 21)."""
+    import openvino as ov
+
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return frozenset(c for c in capabilities if c in {"FP32", "FP16", "BF16", "INT8"})
+
+
+@functools.cache
+def _note_float32() -> None:
+    log.info(
+        "this CPU has no BF16: cards with precision bf16 run in float32, at two to three times "
+        "the CPU per frame (README, Which CPU matters)"
+    )
 
 
 class ExportMissing(VigilError):
@@ -232,6 +256,8 @@ class OpenVinoDetector(CardDetector):
                 f"export at {folder} is not a YOLOv8-style detect head for {len(self.names)} "
                 "classes"
             )
+        if card.precision == "bf16" and "BF16" not in cpu_precisions():
+            _note_float32()
         self._lock = threading.Lock()
         self._threads = inference_threads()
         self._requests: dict[tuple[int, int], object] = {}

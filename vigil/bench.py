@@ -95,6 +95,7 @@ def run_bench(plan: BenchPlan, baseline: str | None = None, gt_dir: Path | None 
         "videos": {name: mounts[name].name for name in cameras},
         "substream": "x".join(map(str, plan.substream)) if plan.substream else None,
         "cores": os.cpu_count(),
+        "cpu": cpu_kind(),
         "pipelines": {},
     }
     with RtspServer(mounts) as server:
@@ -397,6 +398,42 @@ def event_recall(gt_dir: Path, plan: BenchPlan) -> dict:
     }
 
 
+def _cpu_line(cpu: dict) -> str:
+    precisions = cpu.get("openvino_precisions") or []
+    computes = ", ".join(precisions) or "-"
+    line = f"CPU: {cpu.get('model', 'unknown')}; OpenVINO computes in {computes}"
+    if precisions and "BF16" not in precisions:
+        line += " (no BF16: cards with precision bf16 run in float32)"
+    return line
+
+
+def cpu_kind() -> dict:
+    """The CPU's model name and what OpenVINO computes in on it: the figures depend on it
+    (bfloat16 where the CPU has BF16, float32 elsewhere at two to three times the CPU)."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _cpuinfo().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    try:
+        from vigil.detector.exported import cpu_precisions
+
+        precisions = sorted(cpu_precisions())
+    except ImportError:  # no OpenVINO: every card runs with PyTorch
+        precisions = []
+    return {"model": model, "openvino_precisions": precisions}
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def format_report(report: dict) -> str:
     """The report as lines of text (the JSON has everything)."""
     lines = [
@@ -404,6 +441,7 @@ def format_report(report: dict) -> str:
         f"{report['seconds']:g} s measured after {report['warmup']:g} s, "
         f"{report['threads']} inference thread(s), {report['cores']} cores"
         + (f"; detection on {report['substream']} substreams" if report.get("substream") else ""),
+        _cpu_line(report.get("cpu") or {}),
     ]
     for name, p in report["pipelines"].items():
         per_camera = " ".join(f"{v:.2f}" for v in p["analysed_fps_per_camera"].values())

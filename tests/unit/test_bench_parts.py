@@ -94,12 +94,14 @@ def test_the_report_prints_every_pipeline_and_the_comparison():
         "warmup": 1,
         "threads": 1,
         "cores": 2,
+        "cpu": {"model": "AMD EPYC", "openvino_precisions": ["FP32", "INT8"]},
         "pipelines": {"gated": pipeline, "naive": pipeline},
         "throughput_ratio": 1.0,
         "recall": {"gated": {"fall": 1.0}, "naive": {"fall": None}},
     }
     text = format_report(report)
     assert "[gated]" in text and "[naive]" in text
+    assert "CPU: AMD EPYC; OpenVINO computes in FP32, INT8 (no BF16: cards with precision " in text
     assert "skipped: late 1, fall:still 2" in text
     assert "while clips were written: 3.0 ms" in text
     assert "1.00× the naive stack" in text
