@@ -72,9 +72,10 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
 
     Two models that both find people would make one person two subjects (two alerts), so each
     label comes from one card: not one that another provider of the label ``supersedes`` (it
-    measured better on that label), then the card serving the most needed labels (fewest
-    models to run), then the one with the smaller input (less work per frame), then by name.
-    Labels no rule needs are not assigned.
+    measured better on that label), then the ``people`` card of a crop classifier serving a
+    needed label (its boxes are parts of that card's person boxes), then the card serving the
+    most needed labels (fewest models to run), then the one with the smaller input (less work
+    per frame), then by name. Labels no rule needs are not assigned.
 
     >>> from vigil.events.rules import FallRule
     >>> fall = ModelCard.model_validate({"name": "fall", "weights": {"path": "f.pt"},
@@ -85,7 +86,13 @@ def label_sources(rules: Iterable[Rule], cards: Iterable[ModelCard]) -> dict[str
     {'person_fallen': 'fall'}
     """
     needed = frozenset().union(*(rule.needs for rule in rules))
-    ranked = sorted(cards, key=lambda card: (-len(card.labels & needed), card.imgsz, card.name))
+    cards = list(cards)
+    anchors = {card.people for card in cards if card.people and card.labels & needed}
+
+    def rank(card: ModelCard) -> tuple:
+        return card.name not in anchors, -len(card.labels & needed), card.imgsz, card.name
+
+    ranked = sorted(cards, key=rank)
     sources: dict[str, str] = {}
     for label in sorted(needed):
         providers = [card for card in ranked if label in card.labels]

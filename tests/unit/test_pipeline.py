@@ -133,6 +133,15 @@ def test_each_label_comes_from_one_model_so_one_person_is_one_subject():
     small = {**cards, "site": SITE.model_copy(update={"imgsz": 416})}
     assert [c.name for c in cards_for_rules(zone_only, small)] == ["site"]
     assert label_sources(with_fall, small.values()) == {"person": "fall", "person_fallen": "fall"}
+    # A crop classifier's boxes are parts of its people card's: that card serves the people.
+    probe = card("probe", {"harness": "harness"}).model_copy(
+        update={"runtime": "crop_classifier", "people": "fall"}
+    )
+    harness = build_rules(RulesConfig.model_validate({"no_harness": {"zones": [ZONE]}}))
+    assert label_sources(harness, [*small.values(), probe]) == {
+        "harness": "probe",
+        "person": "fall",
+    }
 
 
 class Fixed:
