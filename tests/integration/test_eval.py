@@ -2,10 +2,11 @@
 
 The shipped defaults must raise, on every ground-truth video, the events that
 datasets/results/videos_defaults_openvino.json records (the run behind datasets/RESULTS.md's
-summary: the default cards on OpenVINO, fall in motion mode; PyTorch's run of the same rules is
-videos_defaults_fall_motion.json): a change of model, runtime, threshold or rule that moves an
-event fails here until the results are measured again. The few events that flip with the CPU's
-BF16 kernels (datasets/results/videos_defaults_borderline.yaml) are accepted either way.
+summary: the default cards on OpenVINO, fall in motion mode; videos_defaults_float32.json on a
+CPU without BF16; PyTorch's run of the same rules is videos_defaults_fall_motion.json): a change
+of model, runtime, threshold or rule that moves an event fails here until the results are
+measured again. The few events that flip with the CPU's BF16 kernels
+(datasets/results/videos_defaults_borderline.yaml) are accepted either way.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from vigil.evaluate.videos import VideosReport, evaluate_videos
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 GROUND_TRUTH = REPO / "datasets" / "ground_truth"
-RECORDED = json.loads((REPO / "datasets" / "results" / "videos_defaults_openvino.json").read_text())
-BORDERLINE = yaml.safe_load(
-    (REPO / "datasets" / "results" / "videos_defaults_borderline.yaml").read_text()
-)
+RESULTS = REPO / "datasets" / "results"
+# The run behind the summary was in bfloat16 (AVX512-BF16); where the CPU lacks BF16 the cards
+# run in float32, whose confidences differ by up to 0.013 (same events): recorded on an AMD EPYC
+# with AVX2 only (datasets/RESULTS.md, section 21).
+PRECISION = "bf16" if "BF16" in cpu_precisions() else "f32"
+RECORDED_FILE = {"bf16": "videos_defaults_openvino.json", "f32": "videos_defaults_float32.json"}
+RECORDED = json.loads((RESULTS / RECORDED_FILE[PRECISION]).read_text())
+BORDERLINE = yaml.safe_load((RESULTS / "videos_defaults_borderline.yaml").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -175,7 +180,7 @@ def test_eval_images_reports_each_mapped_label(data: Path, tmp_path: Path):
     assert {k: by_label[k]["gt_boxes"] for k in by_label} == GT_BOXES
     # The card asks for bf16, which OpenVINO runs only where the CPU has it (float32 elsewhere);
     # BF16 kernels also differ a little between CPUs: a looser pin than the PyTorch one was.
-    expected = AP50["bf16" if "BF16" in cpu_precisions() else "f32"]
+    expected = AP50[PRECISION]
     assert {k: by_label[k]["ap50"] for k in by_label} == pytest.approx(expected, abs=0.03)
     assert report["ms_per_image"]["fire@416"] > 0
 
