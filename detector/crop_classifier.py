@@ -20,6 +20,8 @@ import numpy as np
 import supervision as sv
 import torch
 
+from vigil.detector.detector import DetectorBase
+
 if TYPE_CHECKING:
     from vigil.detector.cards import ModelCard
     from vigil.detector.detector import Detector
@@ -74,7 +76,7 @@ class BackboneFeatures:
         return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
 
 
-class CropClassifierDetector:
+class CropClassifierDetector(DetectorBase):
     """A card with ``runtime: crop_classifier``: finds people with the card named in
     ``people``, classifies each person crop with a :class:`LinearHead` on that card's own
     backbone (no second backbone in memory), and emits one box per person whose score passes
@@ -127,13 +129,6 @@ class CropClassifierDetector:
         features = BackboneFeatures(backbone.model.model, saved["layers"], saved["imgsz"])
         head = LinearHead(saved["mean"], saved["std"], saved["weight"], saved["bias"])
         return cls(card, people, features, head, card.class_map[positives[0]])
-
-    @property
-    def name(self) -> str:
-        return self.card.name
-
-    def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.batch([image])[0]
 
     def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         from vigil.detector.detector import empty_detections

@@ -141,7 +141,24 @@ def _apply_torch_threads() -> None:
         torch.set_num_threads(_threads)
 
 
-class CardDetector:
+class DetectorBase:
+    """What a detector derives from its card and :meth:`batch`: its name, one image's
+    detections."""
+
+    card: ModelCard
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def __call__(self, image: np.ndarray) -> sv.Detections:
+        return self.batch([image])[0]
+
+    def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        raise NotImplementedError
+
+
+class CardDetector(DetectorBase):
     """What every YOLO-style runtime shares: model classes mapped to canonical labels, the
     card's per-label thresholds applied. A runtime gives ``names`` (class id -> model class)
     and :meth:`raw`."""
@@ -156,18 +173,11 @@ class CardDetector:
         thresholds = [card.threshold(label) for label in card.labels]
         self._floor = min(thresholds or [card.default_threshold])
 
-    @property
-    def name(self) -> str:
-        return self.card.name
-
     def raw(
         self, images: list[np.ndarray], conf: float, imgsz: int | None = None
     ) -> list[sv.Detections]:
         """Each image's boxes with the model's class ids, all classes, scores >= ``conf``."""
         raise NotImplementedError
-
-    def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.batch([image])[0]
 
     def batch(self, images: list[np.ndarray], imgsz: int | None = None) -> list[sv.Detections]:
         """Detections for several images (e.g. one frame per camera), the model input's long
@@ -190,7 +200,7 @@ class CardDetector:
         return kept
 
 
-class ResizedDetector:
+class ResizedDetector(DetectorBase):
     """A loaded model run at another input size than its card's, on one camera (its
     ``input_size``): a wide overhead view's small people need more pixels than the card's size
     gives them, at about ``(imgsz / card imgsz)²`` the cost, on that camera only. The model is
@@ -207,13 +217,6 @@ class ResizedDetector:
     def __init__(self, detector: CardDetector, imgsz: int) -> None:
         self.detector = detector
         self.card = detector.card.model_copy(update={"imgsz": imgsz})
-
-    @property
-    def name(self) -> str:
-        return self.card.name
-
-    def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.batch([image])[0]
 
     def batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         return self.detector.batch(images, self.card.imgsz)
