@@ -82,6 +82,8 @@ def train(args: argparse.Namespace) -> Path:
             deterministic=False,
             amp=args.device != "cpu",
         )
+    if args.threads:  # ultralytics' CPU device setup resets torch to (cores - 1) threads
+        model.add_callback("on_train_start", lambda trainer: torch.set_num_threads(args.threads))
     if args.stop_after:
         model.add_callback("on_fit_epoch_end", _stopper(args.stop_after))
     began = time.monotonic()

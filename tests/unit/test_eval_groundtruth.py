@@ -109,3 +109,15 @@ def test_repository_ground_truth_is_valid():
             assert event.end <= gt.duration + 0.5, (gt.video, event)
         for rule, extra in gt.config.items():
             RulesConfig.model_validate({rule: extra})
+
+
+def test_composite_ground_truth_is_valid():
+    """Clips built from the shared stills (not in the videos folder) keep their own folder."""
+    truths = load_ground_truth_dir(REPO / "datasets" / "ground_truth" / "composite")
+    assert [gt.video for gt in truths] == [
+        "site_no_vest_slideshow_01.mp4",
+        "site_vest_slideshow_01.mp4",
+    ]
+    for gt in truths:
+        for rule, extra in gt.config.items():
+            RulesConfig.model_validate({rule: extra})

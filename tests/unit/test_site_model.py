@@ -15,6 +15,7 @@ sys.path.insert(0, str(KIT))
 
 import site_loss  # noqa: E402
 import site_merge  # noqa: E402
+import widen_head  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -165,6 +166,10 @@ def test_every_shipped_source_maps_onto_its_real_classes():
         "indoor_sinchana",
         "hiwia",
     }
+    labels, sources = site_merge.load_sources(KIT / "vest_sources.yaml")
+    assert labels[:3] == ("head_helmet", "head_bare", "person")  # site_ppe's order: it widens
+    for s in sources.values():
+        site_merge.id_map(site_merge.set_class_names(SHARED_DATA / s.path), s.class_map, labels)
 
 
 def _loss_and_score_grad(labelled: dict, im_files: list[str]) -> tuple[float, torch.Tensor]:
@@ -219,6 +224,38 @@ def test_class_mask_rows():
     assert m[:, 0].tolist() == [[1, 0, 0], [0, 1, 1], [1, 1, 1]]
 
 
+def _class_scores(model, image: torch.Tensor) -> torch.Tensor:
+    """(classes, anchors) sigmoid scores of a DetectionModel in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        out = model(image)
+    return (out[0] if isinstance(out, (list, tuple)) else out)[0, 4:]
+
+
+def test_a_widened_head_scores_the_old_classes_as_before_and_adds_the_new():
+    from ultralytics.nn.tasks import DetectionModel
+
+    torch.manual_seed(0)
+    old = DetectionModel("yolov8n.yaml", nc=2, verbose=False)
+    old.names = {0: "head_helmet", 1: "person"}
+    image = torch.rand(1, 3, 64, 64)
+    before = _class_scores(old, image)
+    wide = widen_head.widen(old, ["person", "vest", "head_helmet"])
+    after = _class_scores(wide, image)
+    assert wide.names == {0: "person", 1: "vest", 2: "head_helmet"}
+    assert torch.allclose(after[2], before[0]) and torch.allclose(after[0], before[1])
+    assert after.shape[0] == 3 and not torch.allclose(after[1], after[0])
+
+
+def test_widening_must_keep_every_old_label():
+    from ultralytics.nn.tasks import DetectionModel
+
+    old = DetectionModel("yolov8n.yaml", nc=2, verbose=False)
+    old.names = {0: "head_helmet", 1: "person"}
+    with pytest.raises(SystemExit, match="drop"):
+        widen_head.widen(old, ["person", "vest"])
+
+
 @pytest.mark.parametrize("module", [site_merge, site_loss])
 def test_docstring_examples(module):
     import doctest
@@ -232,6 +269,7 @@ def test_docstring_examples(module):
         ("site_model_card.yaml", "sources.yaml"),
         ("fire_smoke_open_card.yaml", "fire_smoke_sources.yaml"),
         ("site_ppe_hhw/site_ppe.yaml", "helmet_sources.yaml"),
+        ("site_ppe_vest/site_ppe.yaml", "vest_sources.yaml"),
     ],
 )
 def test_the_kits_cards_are_valid_cards_of_their_sources_labels(card, sources):
