@@ -30,9 +30,12 @@ GROUND_TRUTH = REPO / "datasets" / "ground_truth"
 RESULTS = REPO / "datasets" / "results"
 # The run behind the summary was in bfloat16 (AVX512-BF16); where the CPU lacks BF16 the cards
 # run in float32, whose confidences differ by up to 0.013 (same events): recorded on an AMD EPYC
-# with AVX2 only (datasets/RESULTS.md, section 21).
+# with AVX2 only (datasets/RESULTS.md, section 21). float32 on an Intel Xeon with AVX-512 but no
+# BF16 gives the same events with confidences up to 0.013 from that recording (1 Dec), so the
+# float32 pin allows 0.02: the events are what it guards.
 PRECISION = "bf16" if "BF16" in cpu_precisions() else "f32"
 RECORDED_FILE = {"bf16": "videos_defaults_openvino.json", "f32": "videos_defaults_float32.json"}
+CONFIDENCE_SLACK = {"bf16": 0.01, "f32": 0.02}
 RECORDED = json.loads((RESULTS / RECORDED_FILE[PRECISION]).read_text())
 BORDERLINE = yaml.safe_load((RESULTS / "videos_defaults_borderline.yaml").read_text())
 
@@ -60,7 +63,7 @@ def test_the_defaults_raise_the_recorded_events_on_each_video(defaults_on_every_
     expected = [p for p in RECORDED["predictions"][video] if not _borderline(video, p)]
     assert [_when(p) for p in got] == [_when(p) for p in expected]
     assert [p["confidence"] for p in got] == pytest.approx(
-        [p["confidence"] for p in expected], abs=0.01
+        [p["confidence"] for p in expected], abs=CONFIDENCE_SLACK[PRECISION]
     )
 
 
