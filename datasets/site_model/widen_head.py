@@ -9,7 +9,7 @@ same name; new labels keep ultralytics' usual bias initialisation. The result lo
 
 Example (datasets/recipes/site_ppe_yolov8s.md, third fine-tune)::
 
-    python datasets/recipes/widen_head.py models/site_ppe_yolov8s.pt /tmp/site_ppe_wide.pt \\
+    python datasets/site_model/widen_head.py models/site_ppe_yolov8s.pt /tmp/site_ppe_wide.pt \\
         head_helmet head_bare person vest no_vest vehicle machinery
 """
 

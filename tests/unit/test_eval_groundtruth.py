@@ -101,14 +101,19 @@ def test_event_of_unscored_rule_is_an_error(tmp_path: Path):
         load_ground_truth(path)
 
 
-def test_repository_ground_truth_is_valid():
-    truths = load_ground_truth_dir(REPO / "datasets" / "ground_truth")
-    assert len(truths) >= 10
+def _assert_usable(truths: list[GroundTruth]) -> None:
+    """Every event within its clip, every clip's rule settings valid."""
     for gt in truths:
         for event in gt.events:
             assert event.end <= gt.duration + 0.5, (gt.video, event)
         for rule, extra in gt.config.items():
             RulesConfig.model_validate({rule: extra})
+
+
+def test_repository_ground_truth_is_valid():
+    truths = load_ground_truth_dir(REPO / "datasets" / "ground_truth")
+    assert len(truths) >= 10
+    _assert_usable(truths)
 
 
 def test_composite_ground_truth_is_valid():
@@ -118,6 +123,4 @@ def test_composite_ground_truth_is_valid():
         "site_no_vest_slideshow_01.mp4",
         "site_vest_slideshow_01.mp4",
     ]
-    for gt in truths:
-        for rule, extra in gt.config.items():
-            RulesConfig.model_validate({rule: extra})
+    _assert_usable(truths)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
 
 import av
@@ -12,19 +12,12 @@ from vigil.evaluate.groundtruth import load_ground_truth
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSITE = REPO / "datasets" / "ground_truth" / "composite"
+sys.path.insert(0, str(REPO / "datasets" / "recipes"))
 
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location(
-        "vest_slideshow", REPO / "datasets" / "recipes" / "vest_slideshow.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import vest_slideshow as recipe  # noqa: E402
 
 
 def test_the_ground_truth_has_one_event_per_slide_without_vests():
-    recipe = _recipe()
     for name, slides in recipe.CLIPS.items():
         gt = load_ground_truth(COMPOSITE / name.replace(".mp4", ".yaml"))
         assert gt.video == name and gt.rules == ["no_vest"]
@@ -39,7 +32,6 @@ def test_the_ground_truth_has_one_event_per_slide_without_vests():
 
 @pytest.mark.needs_footage
 def test_the_slideshows_are_built_from_the_shared_stills(tmp_path: Path):
-    recipe = _recipe()
     clips = recipe.build(tmp_path)
     for clip in clips:
         with av.open(str(clip)) as container:
